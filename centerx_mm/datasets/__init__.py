@@ -1,0 +1,4 @@
+from .centerx_coco import CenterXCocoDataset, DatasetConfigError
+from .transforms import *  # noqa: F401,F403
+
+__all__ = ['CenterXCocoDataset', 'DatasetConfigError']

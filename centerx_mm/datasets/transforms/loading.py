@@ -1,0 +1,68 @@
+from typing import Optional
+
+import mmcv
+import numpy as np
+from mmcv.transforms import LoadImageFromFile
+from mmengine import fileio
+from mmengine.logging import print_log
+
+from centerx_mm.registry import TRANSFORMS
+
+
+class ImageLoadError(IOError):
+    """An image file is missing or cannot be decoded."""
+
+
+@TRANSFORMS.register_module()
+class SafeLoadImageFromFile(LoadImageFromFile):
+    """mmcv ``LoadImageFromFile`` whose errors name the file.
+
+    A missing, unreadable or corrupt (undecodable) image raises
+    :class:`ImageLoadError` with the path, instead of a cv2/NoneType
+    traceback. With ``skip_bad=True`` the sample is skipped instead (the
+    dataset then draws another one; training only: mmengine refuses ``None``
+    at test time) and each skip is logged with a running count.
+    """
+
+    def __init__(self, *args, skip_bad: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.skip_bad = skip_bad
+        self.num_skipped = 0
+
+    def _bad(self, filename: str, reason: str) -> Optional[dict]:
+        if not self.skip_bad:
+            raise ImageLoadError(
+                f'cannot load image {filename}: {reason} (set skip_bad=True '
+                'in SafeLoadImageFromFile to skip such training samples)')
+        self.num_skipped += 1
+        print_log(
+            f'skipped bad image {filename}: {reason} '
+            f'({self.num_skipped} skipped so far in this worker)',
+            logger='current',
+            level=30)
+        return None
+
+    def transform(self, results: dict) -> Optional[dict]:
+        filename = results['img_path']
+        try:
+            img_bytes = fileio.get(filename, backend_args=self.backend_args)
+        except FileNotFoundError:
+            return self._bad(filename, 'file not found')
+        except OSError as err:
+            return self._bad(filename, f'unreadable ({err})')
+        try:
+            img = mmcv.imfrombytes(
+                img_bytes,
+                flag=self.color_type,
+                backend=self.imdecode_backend)
+        except Exception as err:  # decoders raise various types
+            return self._bad(filename, f'corrupt image ({err})')
+        if img is None or img.size == 0:
+            return self._bad(filename,
+                             'corrupt or not an image (decoder returned None)')
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        return results

@@ -1,0 +1,3 @@
+from .centerx_head import CenterXHead
+
+__all__ = ['CenterXHead']

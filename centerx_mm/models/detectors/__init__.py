@@ -1,0 +1,3 @@
+from .centerx import CenterX
+
+__all__ = ['CenterX']

@@ -1,0 +1,4 @@
+from .gaussian_focal_loss import (GaussianFocalLossWithLogits,
+                                  gaussian_focal_loss_with_logits)
+
+__all__ = ['GaussianFocalLossWithLogits', 'gaussian_focal_loss_with_logits']

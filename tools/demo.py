@@ -1,0 +1,66 @@
+"""Detect objects in one image and save a picture with the boxes.
+
+    python tools/demo.py IMG CONFIG CHECKPOINT --out-file out.jpg
+                         [--score-thr 0.3] [--device cpu]
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import mmcv  # noqa: E402
+from mmdet.apis import inference_detector, init_detector  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
+
+from centerx_mm.registry import VISUALIZERS  # noqa: E402
+from centerx_mm.utils import register_all_modules  # noqa: E402
+from tools.train import load_config  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='centerx_mm image demo')
+    parser.add_argument('img', help='image file')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out-file', required=True, help='where to save the drawing')
+    parser.add_argument('--score-thr', type=float, default=0.3)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for what, path in (('image', args.img), ('checkpoint', args.checkpoint)):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{what} not found: {path}')
+    img = mmcv.imread(args.img, channel_order='rgb')  # None if undecodable
+    if img is None:
+        raise IOError(f'cannot decode image {args.img}')
+    register_all_modules()
+    cfg = load_config(args.config, args.cfg_options)
+    model = init_detector(cfg, args.checkpoint, device=args.device)
+    result = inference_detector(model, args.img)
+
+    visualizer = VISUALIZERS.build(model.cfg.visualizer)
+    visualizer.dataset_meta = model.dataset_meta
+    visualizer.add_datasample(
+        'result',
+        img,
+        data_sample=result,
+        draw_gt=False,
+        show=False,
+        pred_score_thr=args.score_thr,
+        out_file=args.out_file)
+    keep = result.pred_instances.scores > args.score_thr
+    print(f'{int(keep.sum())} boxes with score > {args.score_thr} '
+          f'drawn into {args.out_file}')
+    return result
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,81 @@
+"""Evaluate a checkpoint (COCO mAP through mmdet's CocoMetric).
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out preds.pkl]
+                         [--show-dir DIR] [--cfg-options key=value ...]
+
+A checkpoint from a distillation run works with the student's plain config.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+from centerx_mm.utils import register_all_modules  # noqa: E402
+from tools.train import load_config, setup_cpu_distributed  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (evaluate) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='where evaluation logs go')
+    parser.add_argument(
+        '--out', help='dump predictions to a pickle file (*.pkl)')
+    parser.add_argument(
+        '--show-dir', help='save images with drawn predictions here')
+    parser.add_argument(
+        '--score-thr', type=float, default=0.3,
+        help='score threshold for --show-dir drawings')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    register_all_modules(init_default_scope=False)
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.resume = False
+    if args.show_dir:
+        vis = cfg.default_hooks.visualization
+        vis.draw = True
+        vis.test_out_dir = osp.abspath(args.show_dir)
+        vis.score_thr = args.score_thr
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must end with .pkl: {args.out}')
+        cfg.test_evaluator = [cfg.test_evaluator] if isinstance(
+            cfg.test_evaluator, dict) else list(cfg.test_evaluator)
+        cfg.test_evaluator.append(
+            dict(type='DumpDetResults', out_file_path=args.out))
+    setup_cpu_distributed(cfg, args.launcher)
+
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    return metrics
+
+
+if __name__ == '__main__':
+    main()
