@@ -20,10 +20,24 @@ class UnsafeCheckpointError(RuntimeError):
     """A checkpoint needs pickled code outside the weights-only allowlist."""
 
 
+def _history_buffer_getattr(obj, name: str):
+    """Stands in for ``builtins.getattr`` while unpickling: HistoryBuffer
+    pickles its statistics methods as ``getattr(HistoryBuffer, 'mean')``;
+    nothing else may be fetched."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    allowed = {'min', 'max', 'current', 'mean'}
+    if obj is HistoryBuffer and name in allowed | set(
+            HistoryBuffer._statistics_methods):
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'getattr({obj!r}, {name!r}) is not allowed in a checkpoint')
+
+
 def _safe_globals() -> list:
     """The non-tensor types that mmengine runner checkpoints contain."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    safe = [HistoryBuffer, np.ndarray, np.dtype]
+    safe = [HistoryBuffer, np.ndarray, np.dtype,
+            (_history_buffer_getattr, 'builtins.getattr')]
     # numpy >= 2 pickles arrays through numpy._core.multiarray._reconstruct.
     from numpy._core.multiarray import _reconstruct, scalar
     safe += [_reconstruct, scalar]
@@ -51,9 +65,11 @@ def load_checkpoint_safely(filename: str,
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = str(err).strip().splitlines()
-        reason = next((line for line in reason if 'GLOBAL' in line),
-                      reason[0] if reason else '')
+        # torch's message is long; keep the paragraph that names the global.
+        paras = [p.strip() for p in str(err).split('\n\n') if p.strip()]
+        reason = paras[1] if len(paras) > 1 else (paras or [''])[0]
+        reason = ' '.join(reason.replace('WeightsUnpickler error:',
+                                         '').split())
         raise UnsafeCheckpointError(
             f'Refusing to load checkpoint {filename}: it is not loadable with '
             f'torch.load(weights_only=True) ({reason.strip()}). Arbitrary '
