@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-CONFIG=configs/centerx/centerx_r18_quickstart_shapes.py
+CONFIG=configs/centerx/centerx_r18w32_quickstart_shapes.py
 WORK=work_dirs/quickstart
 
 echo "[quickstart] 1/4 generate the embedded shapes dataset -> data/shapes"

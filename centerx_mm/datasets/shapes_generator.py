@@ -571,10 +571,21 @@ def _remove_stale(img_dir, num_images):
 
 
 def _write_json(path, data):
-    """Write ``data`` as compact, deterministic JSON."""
-    with open(path, 'w', encoding='utf-8') as f:
+    """Write ``data`` as compact, deterministic JSON (atomically, so a reader
+    never sees a half-written file while a dataset is regenerated)."""
+    tmp = f'{path}.tmp{os.getpid()}'
+    with open(tmp, 'w', encoding='utf-8') as f:
         json.dump(data, f, separators=(',', ':'))
         f.write('\n')
+    os.replace(tmp, path)
+
+
+def _write_png(path, img):
+    """Write ``img`` as PNG atomically (temporary name, then rename)."""
+    tmp = f'{path[:-4]}.tmp{os.getpid()}.png'
+    if not cv2.imwrite(tmp, img):
+        raise OSError(f'could not write {path}')
+    os.replace(tmp, path)
 
 
 def _generate_split(out_dir, split, num_images, seed, size_range, progress):
@@ -589,8 +600,7 @@ def _generate_split(out_dir, split, num_images, seed, size_range, progress):
         height = int(rng.integers(size_range[0], size_range[1] + 1))
         img, objects = render_image(rng, width, height)
         file_name = f'{index:06d}.png'
-        if not cv2.imwrite(osp.join(img_dir, file_name), img):
-            raise OSError(f'could not write {osp.join(img_dir, file_name)}')
+        _write_png(osp.join(img_dir, file_name), img)
         image_id = index + 1
         images.append(
             dict(id=image_id, file_name=file_name, width=width,
