@@ -17,6 +17,6 @@ CKPT=$(cat $WORK/last_checkpoint)
 echo "[quickstart] 3/4 evaluate $CKPT (COCO mAP on data/shapes val)"
 $PY tools/test.py $CONFIG "$CKPT" --work-dir $WORK/test
 echo "[quickstart] 4/4 demo -> $WORK/demo.png"
-$PY tools/demo.py data/shapes/val/000000.png $CONFIG "$CKPT" \
+$PY tools/demo.py data/shapes/val/000004.png $CONFIG "$CKPT" \
     --out-file $WORK/demo.png --score-thr 0.3
 echo "[quickstart] done: checkpoint $CKPT, demo image $WORK/demo.png"

@@ -20,7 +20,10 @@ env_cfg = dict(
 
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
-    type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='DetLocalVisualizer',
+    vis_backends=vis_backends,
+    name='visualizer',
+    line_width=1)
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=False)
 
 log_level = 'INFO'
