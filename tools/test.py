@@ -16,7 +16,7 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from centerx_mm.utils import register_all_modules  # noqa: E402
-from tools.train import load_config, setup_cpu_distributed  # noqa: E402
+from centerx_mm.utils.misc import load_config, setup_run  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -50,12 +50,6 @@ def main(argv=None):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     register_all_modules(init_default_scope=False)
     cfg = load_config(args.config, args.cfg_options)
-    cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
     if args.show_dir:
@@ -70,7 +64,7 @@ def main(argv=None):
             cfg.test_evaluator, dict) else list(cfg.test_evaluator)
         cfg.test_evaluator.append(
             dict(type='DumpDetResults', out_file_path=args.out))
-    setup_cpu_distributed(cfg, args.launcher)
+    setup_run(cfg, args.config, args.work_dir, args.launcher)
 
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
