@@ -24,6 +24,7 @@ from mmdet.registry import VISBACKENDS as MMDET_VISBACKENDS
 from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
 from mmdet.registry import \
     WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
+from mmengine.registry import FUNCTIONS as MMENGINE_FUNCTIONS
 from mmengine.registry import Registry
 
 RUNNERS = Registry('runner', parent=MMDET_RUNNERS)
@@ -59,3 +60,8 @@ TASK_UTILS = Registry('task util', parent=MMDET_TASK_UTILS)
 VISUALIZERS = Registry('visualizer', parent=MMDET_VISUALIZERS)
 VISBACKENDS = Registry('vis_backend', parent=MMDET_VISBACKENDS)
 LOG_PROCESSORS = Registry('log_processor', parent=MMDET_LOG_PROCESSORS)
+
+# Plain functions shared by PyTorch predict and every export path
+# (``centerx_decode``, ``centerx_peaks``, ``centerx_sparse``).
+FUNCTIONS = Registry(
+    'function', parent=MMENGINE_FUNCTIONS, locations=['centerx_mm.models'])

@@ -2,6 +2,12 @@
 
     python tools/demo.py IMG CONFIG CHECKPOINT --out-file out.jpg
                          [--score-thr 0.3] [--device cpu]
+    python tools/demo.py IMG CONFIG MODEL.onnx --backend onnxruntime
+                         --out-file out.jpg [--score-thr 0.3]
+
+With ``--backend onnxruntime`` the model is a ``tools/export_onnx.py`` file
+run by ``centerx_mm.apis.ONNXRuntimeDetector`` (letterbox, ONNX Runtime,
+boxes rescaled to the image); CONFIG only supplies the visualizer.
 """
 import argparse
 import os.path as osp
@@ -9,6 +15,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+import cv2  # noqa: E402
 import mmcv  # noqa: E402
 from mmdet.apis import inference_detector, init_detector  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
@@ -22,15 +29,36 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='centerx_mm image demo')
     parser.add_argument('img', help='image file')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint', help='checkpoint file (.onnx for onnxruntime)')
     parser.add_argument(
         '--out-file', required=True, help='where to save the drawing')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
+        '--backend', choices=['pytorch', 'onnxruntime'], default='pytorch')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings')
     return parser.parse_args(argv)
+
+
+def run_onnxruntime(onnx_file: str, img: str):
+    """Detect with :class:`ONNXRuntimeDetector`; returns a ``DetDataSample``
+    (boxes in image pixels) and the dataset meta (classes from the model)."""
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    from centerx_mm.apis import ONNXRuntimeDetector
+    detector = ONNXRuntimeDetector(onnx_file)
+    out = detector(img)
+    sample = DetDataSample()
+    sample.pred_instances = InstanceData(
+        bboxes=torch.from_numpy(out['bboxes']),
+        scores=torch.from_numpy(out['scores']),
+        labels=torch.from_numpy(out['labels']))
+    return sample, dict(classes=tuple(detector.classes))
 
 
 def main(argv=None):
@@ -38,16 +66,21 @@ def main(argv=None):
     for what, path in (('image', args.img), ('checkpoint', args.checkpoint)):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{what} not found: {path}')
-    img = mmcv.imread(args.img, channel_order='rgb')  # None if undecodable
+    img = cv2.imread(args.img, cv2.IMREAD_COLOR)  # None if undecodable
     if img is None:
         raise IOError(f'cannot decode image {args.img}')
+    img = mmcv.bgr2rgb(img)
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
-    model = init_detector(cfg, args.checkpoint, device=args.device)
-    result = inference_detector(model, args.img)
+    if args.backend == 'onnxruntime':
+        result, dataset_meta = run_onnxruntime(args.checkpoint, args.img)
+    else:
+        model = init_detector(cfg, args.checkpoint, device=args.device)
+        result = inference_detector(model, args.img)
+        dataset_meta = model.dataset_meta
 
-    visualizer = VISUALIZERS.build(model.cfg.visualizer)
-    visualizer.dataset_meta = model.dataset_meta
+    visualizer = VISUALIZERS.build(cfg.visualizer)
+    visualizer.dataset_meta = dataset_meta
     visualizer.add_datasample(
         'result',
         img,

@@ -138,3 +138,9 @@ def test_ignore_unlabelled_classes_weight():
     assert w.shape == (2, 3, 1, 1)
     assert w[:, :, 0, 0].tolist() == [[1, 0, 1], [1, 1, 1]]
     assert head.heatmap_loss_weight([dict(), dict()], heat) is None
+
+
+def test_decode_is_a_registered_function():
+    from centerx_mm.registry import FUNCTIONS
+    assert FUNCTIONS.get('centerx_decode') is centerx_decode
+    assert FUNCTIONS.get('centerx_peaks') is centerx_peaks

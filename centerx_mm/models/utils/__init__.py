@@ -4,3 +4,13 @@ from .targets import centernet_targets, gaussian_radius
 __all__ = [
     'centerx_decode', 'centerx_peaks', 'centernet_targets', 'gaussian_radius'
 ]
+from .teacher import (FrozenTeachersMixin, Teacher,  # noqa: E402
+                      TeacherConfigError, check_same_output_size,
+                      check_same_preprocessing, load_teacher,
+                      map_classes_by_name, plain_model_cfg)
+
+__all__ += [
+    'FrozenTeachersMixin', 'Teacher', 'TeacherConfigError', 'load_teacher',
+    'map_classes_by_name', 'plain_model_cfg', 'check_same_preprocessing',
+    'check_same_output_size'
+]

@@ -131,6 +131,9 @@ def centernet_targets(gt_bboxes: List[Tensor],
         flat = (plane * feat_h + ys) * feat_w + xs
         heatmap.scatter_reduce_(
             0, flat[keep], gauss[keep], reduce='amax', include_self=True)
+        # Cells equal to 1 are exactly the distinct scattered centres (every
+        # other Gaussian value is < 1): count them without scanning the map.
+        num_peaks = torch.unique(flat[keep & (gauss == 1)]).numel()
 
         # wh / offset at centre cells; the last box at a cell wins (mmdet).
         cell = ctr_y_int * feat_w + ctr_x_int
@@ -147,8 +150,10 @@ def centernet_targets(gt_bboxes: List[Tensor],
         offset[b, 1, c] = (ctr_y - ctr_y_int)[win]
         weight[b, :, c] = 1
 
+    else:
+        num_peaks = 0
     heatmap = heatmap.view(batch_size, num_classes, feat_h, feat_w)
-    avg_factor = max(1, int(heatmap.eq(1).sum()))
+    avg_factor = max(1, int(num_peaks))
     targets = dict(
         heatmap=heatmap,
         wh=wh.view(batch_size, 2, feat_h, feat_w),

@@ -1,0 +1,165 @@
+"""Evaluate an exported ONNX model on a config's test set, side by side with
+the PyTorch checkpoint (same dataloader, same ``CocoMetric`` as
+``tools/test.py``).
+
+Two ways to feed the ONNX model:
+
+- ``'tensor'``: the exact tensors PyTorch gets (test pipeline + the model's
+  data preprocessor, batch padded to a multiple of 32). Needs a graph with
+  ``input_format='normalized'`` and dynamic height/width. ``dets`` and
+  ``labels`` are compared with the PyTorch decode element by element.
+- ``'runtime'``: :class:`ONNXRuntimeDetector` on each image file (its own
+  letterbox), i.e. what a user of the runtime class gets.
+"""
+import copy
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .runtime import ONNXRuntimeDetector, rescale_dets
+
+
+def match_dets(dets: np.ndarray,
+               labels: np.ndarray,
+               ref_dets: np.ndarray,
+               ref_labels: np.ndarray,
+               score_tol: float = 1e-5) -> dict:
+    """Compare two batches of top-K dets, tolerating swapped near-ties.
+
+    Top-K order among scores equal to within float noise is not defined, so
+    an entry may be matched to any unused reference entry whose score is
+    within ``score_tol`` and whose label is the same (the closest box).
+
+    Args:
+        dets, ref_dets (ndarray): (B, K, 5); labels, ref_labels: (B, K).
+
+    Returns:
+        dict: ``max_abs_diff`` (px and score, over matched entries),
+        ``labels_identical`` (every entry found a same-label partner),
+        ``swapped`` (entries matched to another position).
+    """
+    max_diff, ok, swapped = 0.0, True, 0
+    for det, lab, ref, ref_lab in zip(dets, labels, ref_dets, ref_labels):
+        used = np.zeros(len(ref), bool)
+        for i in range(len(det)):
+            cand = np.where(~used & (ref_lab == lab[i]) &
+                            (np.abs(ref[:, 4] - det[i, 4]) <= score_tol))[0]
+            if len(cand) == 0:
+                ok = False
+                max_diff = max(max_diff, float(np.abs(det[i] - ref[i]).max()))
+                continue
+            diffs = np.abs(ref[cand] - det[i]).max(axis=1)
+            j = cand[int(np.argmin(diffs))]
+            used[j] = True
+            swapped += int(j != i)
+            max_diff = max(max_diff, float(diffs.min()))
+    return dict(max_abs_diff=max_diff, labels_identical=ok, swapped=swapped)
+
+
+def _to_instances(result: dict):
+    from mmengine.structures import InstanceData
+    inst = InstanceData()
+    inst.bboxes = torch.from_numpy(result['bboxes'])
+    inst.scores = torch.from_numpy(result['scores'])
+    inst.labels = torch.from_numpy(result['labels'])
+    return inst
+
+
+def evaluate_onnx(cfg,
+                  onnx_file: str,
+                  checkpoint: Optional[str] = None,
+                  feed: str = 'tensor',
+                  max_batches: Optional[int] = None) -> dict:
+    """COCO metrics of the ONNX model (and of the PyTorch model).
+
+    Args:
+        cfg (Config): model config with ``test_dataloader`` and
+            ``test_evaluator``.
+        onnx_file (str): a ``tools/export_onnx.py`` graph in ``dets`` mode.
+        checkpoint (str, optional): PyTorch weights; when given, PyTorch is
+            evaluated in the same pass and compared.
+        feed (str): ``'tensor'`` or ``'runtime'`` (module docstring).
+        max_batches (int, optional): stop early (for tests).
+
+    Returns:
+        dict: ``onnx`` (metrics), ``pytorch`` (metrics, with checkpoint),
+        and for ``feed='tensor'`` with a checkpoint: ``max_abs_diff_dets``
+        (px), ``labels_identical`` and ``near_tie_swaps`` over all images and
+        all K dets (:func:`match_dets`).
+    """
+    from mmengine.evaluator import Evaluator
+    from mmengine.runner import Runner, load_checkpoint
+
+    from centerx_mm.models.utils.decode import centerx_decode
+    from centerx_mm.registry import MODELS
+    if feed not in ('tensor', 'runtime'):
+        raise ValueError(f'feed={feed!r}: use tensor or runtime')
+    detector = ONNXRuntimeDetector(onnx_file)
+    settings = detector.settings
+    if settings['mode'] != 'dets':
+        raise ValueError(f'{onnx_file}: evaluation needs a dets-mode graph, '
+                         f'got mode={settings["mode"]}')
+    if feed == 'tensor' and (settings['input_format'] != 'normalized'
+                             or detector.input_bhw[1] is not None):
+        raise ValueError(
+            f'{onnx_file}: feed="tensor" needs --input-format normalized '
+            '--dynamic (the batch tensors have varying sizes); use '
+            'feed="runtime" for this graph')
+    model = MODELS.build(cfg.model).eval()
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu')
+    loader = Runner.build_dataloader(cfg.test_dataloader)
+    evaluators = {'onnx': Evaluator(copy.deepcopy(cfg.test_evaluator))}
+    if checkpoint is not None:
+        evaluators['pytorch'] = Evaluator(copy.deepcopy(cfg.test_evaluator))
+    for evaluator in evaluators.values():
+        evaluator.dataset_meta = loader.dataset.metainfo
+    max_diff, same_labels, swapped = 0.0, True, 0
+    topk = int(settings['topk'])
+    for i, data in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        with torch.no_grad():
+            data = model.data_preprocessor(data, False)
+        inputs, samples = data['inputs'], data['data_samples']
+        if feed == 'tensor':
+            dets, labels = detector.infer(inputs.numpy())
+            metas = [s.metainfo for s in samples]
+            results = [
+                rescale_dets(d, lb, m) for d, lb, m in zip(dets, labels, metas)
+            ]
+        else:
+            results = detector([s.img_path for s in samples])
+        onnx_samples = copy.deepcopy(samples)
+        for sample, result in zip(onnx_samples, results):
+            sample.pred_instances = _to_instances(result)
+        evaluators['onnx'].process(data_samples=onnx_samples)
+        if checkpoint is None:
+            continue
+        with torch.no_grad():
+            maps = model(inputs, mode='tensor')
+            preds = model.bbox_head.predict_by_feat(
+                *maps, batch_img_metas=[s.metainfo for s in samples])
+            if feed == 'tensor':
+                ref_dets, ref_labels = centerx_decode(
+                    *maps, inputs.shape[2:], topk,
+                    int(settings['kernel']))
+                match = match_dets(dets, labels, ref_dets.numpy(),
+                                   ref_labels.numpy())
+                max_diff = max(max_diff, match['max_abs_diff'])
+                same_labels &= match['labels_identical']
+                swapped += match['swapped']
+        torch_samples = copy.deepcopy(samples)
+        for sample, pred in zip(torch_samples, preds):
+            sample.pred_instances = pred
+        evaluators['pytorch'].process(data_samples=torch_samples)
+    num = len(loader.dataset) if max_batches is None else min(
+        len(loader.dataset), max_batches * loader.batch_size)
+    out = {name: ev.evaluate(num) for name, ev in evaluators.items()}
+    if checkpoint is not None and feed == 'tensor':
+        out.update(
+            max_abs_diff_dets=max_diff,
+            labels_identical=same_labels,
+            near_tie_swaps=swapped)
+    return out

@@ -1,0 +1,33 @@
+"""mmdeploy rewriters for centerx_mm models (``codebase_config.module=
+['centerx_mm.deploy']``). mmdeploy's mmdet codebase already rewrites
+``SingleStageDetector.forward`` to ``extract_feat`` + ``bbox_head.predict``;
+this makes our head return the decoded tensors of :func:`centerx_decode`,
+the same function ``CenterXHead.predict`` uses.
+"""
+from mmdeploy.core import FUNCTION_REWRITER
+
+from centerx_mm.models.utils.decode import centerx_decode
+
+
+@FUNCTION_REWRITER.register_rewriter(
+    'centerx_mm.models.dense_heads.centerx_head.CenterXHead.predict_by_feat')
+def centerx_head__predict_by_feat(self,
+                                  heatmap_logits,
+                                  wh,
+                                  offset,
+                                  batch_img_metas,
+                                  rescale: bool = True):
+    """Return ``dets`` (B, K, 5) and ``labels`` (B, K) in network-input
+    pixels; mmdeploy's ``End2EndModel`` rescales them to the image.
+
+    ``img_shape`` is the (H, W) of the network input, a tensor when the
+    deploy config has dynamic shapes. K is a constant (TensorRT's rewrite of
+    ``topk`` keeps it one; K < 3840).
+    """
+    return centerx_decode(
+        heatmap_logits,
+        wh,
+        offset,
+        input_hw=batch_img_metas[0]['img_shape'],
+        topk=self.test_cfg.get('topk', 100),
+        kernel=self.test_cfg.get('local_maximum_kernel', 3))

@@ -1,0 +1,10 @@
+# 1000 iterations, batch 16 (= 40 epochs of the 400 train images): the
+# student schedule of the distillation experiments (docs/experiments_kd.md).
+# Same optimizer, warm-up and LR steps (at 75% and 90%) as the 3k schedule.
+_base_ = './schedule_shapes_3k.py'
+max_iters = 1000
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+param_scheduler = [
+    _base_.param_scheduler[0],
+    dict(_base_.param_scheduler[1], end=max_iters, milestones=[750, 900])
+]

@@ -1,0 +1,126 @@
+"""Smoke tests of tools/benchmark/*.py: each runs end to end at minimal sizes
+through its ``main(argv)`` and returns finite, positive ratios."""
+import importlib.util
+import math
+import os.path as osp
+
+import pytest
+
+BENCH_DIR = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'benchmark')
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(
+        f'centerx_bench_{name}', osp.join(BENCH_DIR, f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def assert_positive_finite(values):
+    assert values
+    for v in values:
+        assert math.isfinite(v) and v > 0, v
+
+
+def test_interleaved_median_order_and_value():
+    common = load('_common')
+    calls = []
+    ms = common.interleaved_median_ms(
+        dict(a=lambda: calls.append('a'), b=lambda: calls.append('b')),
+        repeats=3, warmup=1, per_call=2)
+    assert calls == ['a', 'b'] * 4  # A B A B ..., warmup included
+    assert set(ms) == {'a', 'b'} and all(v >= 0 for v in ms.values())
+    with pytest.raises(ValueError, match='repeats'):
+        common.interleaved_median_ms(dict(a=lambda: None), repeats=0)
+
+
+def test_bench_targets_smoke(capsys):
+    res = load('bench_targets').main([
+        '--batch', '2', '--num-boxes', '0', '3', '--settings', '64x3',
+        '--repeats', '1', '--warmup', '0', '--profile', '2'
+    ])
+    assert [(r['input'], r['classes'], r['boxes']) for r in res['rows']] == [
+        (64, 3, 0), (64, 3, 3)
+    ]
+    assert_positive_finite([r['ratio'] for r in res['rows']])
+    for r in res['rows']:  # the two ops where ours spends most time
+        assert len(r['profile']) == 2
+        assert r['profile'][0][2] >= r['profile'][1][2] >= 0
+    out = capsys.readouterr().out
+    assert '| 64 | 16x16 | 3 | 3 |' in out
+    assert 'Where ours spends its time' in out
+    assert 'bench_targets.py --batch 2' in out
+
+
+def test_bench_targets_bad_setting():
+    with pytest.raises(ValueError, match='INPUTxCLASSES'):
+        load('bench_targets').main(['--settings', '64', '--repeats', '1'])
+
+
+def test_bench_train_step_smoke(capsys):
+    import torch
+    threads = torch.get_num_threads()
+    res = load('bench_train_step').main([
+        '--settings', '32x2x2', '--num-boxes', '2', '--repeats', '1',
+        '--head-repeats', '1', '--warmup', '0', '--threads', '1'
+    ])
+    (row, ) = res['rows']
+    assert (row['input'], row['classes'], row['batch']) == (32, 2, 2)
+    assert_positive_finite([
+        row['ratio'], row['ours_ms'], row['mmdet_ms'], row['head_ratio'],
+        row['head_ours_ms'], row['head_mmdet_ms']
+    ])
+    # Same weights and batch: the first-step losses agree.
+    assert row['first_loss_ours'] == pytest.approx(
+        row['first_loss_mmdet'], rel=1e-3)
+    assert '| 32 | 2 | 2 |' in capsys.readouterr().out
+    assert torch.get_num_threads() == threads  # --threads 1 was undone
+
+
+def test_bench_pipeline_smoke(tmp_path, capsys):
+    from centerx_mm.datasets.shapes_generator import generate_shapes_dataset
+    generate_shapes_dataset(str(tmp_path), num_train=3, num_val=1)
+    res = load('bench_pipeline').main([
+        '--data-root', str(tmp_path), '--sizes', '64', '--images', '2',
+        '--repeats', '1', '--warmup', '0'
+    ])
+    names = [r['row'] for r in res['rows']]
+    assert names == [
+        'shipped configs', 'same size 64',
+        'same size 512, mmdet w/o PhotoMetricDistortion'
+    ]
+
+    def hw(text):  # mean output 'HxW'
+        return [float(v) for v in text.split('x')]
+
+    # Ours crops to at most 128x128 (64 in the same-size row); mmdet pads.
+    assert 0 < max(hw(res['rows'][0]['ours_out'])) <= 128
+    assert hw(res['rows'][0]['mmdet_out']) == [512, 512]
+    assert 0 < max(hw(res['rows'][1]['ours_out'])) <= 64
+    assert 0 < max(hw(res['rows'][1]['mmdet_out'])) <= 64
+    assert_positive_finite([r['ratio'] for r in res['rows']])
+    assert 'shipped configs' in capsys.readouterr().out
+
+
+def test_bench_pipeline_missing_data(tmp_path):
+    with pytest.raises(FileNotFoundError, match='instances_train.json'):
+        load('bench_pipeline').main(['--data-root', str(tmp_path)])
+
+
+def test_load_mmdet_config():
+    common = load('_common')
+    cfg = common.load_mmdet_config()
+    assert cfg.model.type == 'CenterNet'
+    assert cfg.model.neck.use_dcn is False
+    with pytest.raises(FileNotFoundError, match='no_such_config.py'):
+        common.load_mmdet_config('centernet/no_such_config.py')
+
+
+def test_bench_deploy_smoke():
+    result = load('bench_deploy').main([
+        '--size', '64', '--batches', '1', '--repeats', '1', '--warmup', '0',
+        '--num-classes', '2'
+    ])
+    assert result

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Every row of the multi-teacher table (docs/experiments_multi_teacher.md,
+# design notes "多模型蒸馏"), same schedule for all rows, all evaluated on the
+# fully labelled val split with per-class AP (CocoMetric classwise=True):
+#   A  teacher A: R50 on part 0 (ring, star labelled)
+#   B  teacher B: R50 on part 1 (cross, triangle labelled)
+#   1  R18 naive merge (part 0 + part 1 as if fully labelled)
+#   2  R18 ignore-unlabelled (heatmap loss of unlabelled classes dropped)
+#   3  R18 pseudo labels (parts completed by the other part's teacher, >= 0.3)
+#   4  R18 multi-teacher KD without labels (teachers A and B)
+#   5  R18 multi-teacher KD + the labels that exist (extra row)
+#
+# Usage:
+#   bash tools/experiments/run_multi_teacher_table.sh [WORK_ROOT] [ITERS]
+# WORK_ROOT defaults to work_dirs/mt_table, ITERS (max_iters of every row,
+# LR steps at 75% / 90% of it) to 2000, the configs' schedule. A smaller
+# ITERS is a smoke run of the pipeline, e.g. ITERS=50.
+# Each CPU-heavy step runs under `flock $LOCK` (default
+# /tmp/centerx_cpu.lock); LOCK= (empty) disables that, e.g. to hold the lock
+# for a whole smoke run:
+#   LOCK= flock /tmp/centerx_cpu.lock \
+#       bash tools/experiments/run_multi_teacher_table.sh work_dirs/mt_smoke 50
+# Rows whose final checkpoint / metrics exist are skipped (re-run resumes).
+# Output: WORK_ROOT/<row>/metrics.json and WORK_ROOT/table.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+W=${1:-work_dirs/mt_table}
+ITERS=${2:-2000}
+LOCK=${LOCK-/tmp/centerx_cpu.lock}
+SEED=0
+mkdir -p "$W"
+
+locked() {
+  if [ -n "$LOCK" ]; then flock "$LOCK" "$@"; else "$@"; fi
+}
+
+SCHED=(train_cfg.max_iters=$ITERS train_cfg.val_interval=$ITERS
+       default_hooks.checkpoint.interval=$ITERS
+       param_scheduler.1.end=$ITERS
+       "param_scheduler.1.milestones=[$((ITERS * 3 / 4)),$((ITERS * 9 / 10))]"
+       randomness.seed=$SEED)
+
+if [ ! -f data/shapes/annotations/instances_train_part1.json ]; then
+  locked python tools/dataset_converters/make_shapes_dataset.py \
+    --out-dir data/shapes --partial-splits "ring,star;cross,triangle"
+fi
+
+# train NAME CONFIG [cfg-options...]: log in WORK_ROOT/NAME.log, wall time
+# in WORK_ROOT/NAME/train_seconds
+train() {
+  local name=$1 cfg=$2; shift 2
+  if [ -f "$W/$name/iter_$ITERS.pth" ]; then
+    echo "[skip] $name: $W/$name/iter_$ITERS.pth exists"; return
+  fi
+  echo "[train] $name: $cfg"
+  local t0; t0=$(date +%s)
+  locked python tools/train.py "$cfg" --work-dir "$W/$name" \
+    --cfg-options "${SCHED[@]}" "$@" > "$W/$name.log" 2>&1 \
+    || { echo "FAILED: see $W/$name.log"; tail -20 "$W/$name.log"; exit 1; }
+  echo $(( $(date +%s) - t0 )) > "$W/$name/train_seconds"
+}
+
+# evaluate NAME CONFIG: COCO mAP + per-class AP of WORK_ROOT/NAME's last
+# checkpoint on the val split; group means in WORK_ROOT/NAME/metrics.json
+evaluate() {
+  local name=$1 cfg=$2
+  [ -f "$W/$name/metrics.json" ] && { echo "[skip] eval $name"; return; }
+  echo "[test] $name"
+  locked python - "$name" "$cfg" "$W/$name/iter_$ITERS.pth" "$W/$name" \
+    > "$W/$name.test.log" 2>&1 <<'PY' \
+    || { echo "FAILED: see $W/$name.test.log"; tail -20 "$W/$name.test.log"; exit 1; }
+import json
+import os.path as osp
+import sys
+
+sys.path.insert(0, '.')
+from tools import test  # noqa: E402
+
+name, cfg, ckpt, work = sys.argv[1:5]
+metrics = test.main([cfg, ckpt, '--work-dir', osp.join(work, 'test'),
+                     '--cfg-options', 'test_evaluator.classwise=True'])
+groups = {'A': ('ring', 'star'), 'B': ('cross', 'triangle')}
+row = dict(name=name, config=cfg, checkpoint=ckpt,
+           mAP=metrics['coco/bbox_mAP'],
+           per_class={k[len('coco/'):-len('_precision')]: v
+                      for k, v in metrics.items()
+                      if k.endswith('_precision')})
+for g, names in groups.items():
+    aps = [row['per_class'].get(c) for c in names]
+    # COCO mAP over a group = mean of its classes' AP
+    row[f'mAP_{g}'] = None if None in aps else round(sum(aps) / len(aps), 4)
+secs = osp.join(work, 'train_seconds')
+if osp.isfile(secs):
+    row['train_seconds'] = int(open(secs).read())
+with open(osp.join(work, 'metrics.json'), 'w') as f:
+    json.dump(row, f, indent=1)
+print(json.dumps(row))
+PY
+}
+
+# --- teachers (2-class R50s, one partial part each)
+train teacher_a configs/centerx/mt_teacher_a_r50_shapes.py
+evaluate teacher_a configs/centerx/mt_teacher_a_r50_shapes.py
+train teacher_b configs/centerx/mt_teacher_b_r50_shapes.py
+evaluate teacher_b configs/centerx/mt_teacher_b_r50_shapes.py
+TEACHERS=(model.teachers.0.checkpoint=$W/teacher_a/iter_$ITERS.pth
+          model.teachers.1.checkpoint=$W/teacher_b/iter_$ITERS.pth)
+PLAIN=configs/centerx/mt_r18_ignore_unlabelled_shapes.py  # plain R18, 4 cls
+
+# --- baselines
+train r18_naive_merge configs/centerx/mt_r18_naive_merge_shapes.py
+evaluate r18_naive_merge $PLAIN
+train r18_ignore_unlabelled configs/centerx/mt_r18_ignore_unlabelled_shapes.py
+evaluate r18_ignore_unlabelled $PLAIN
+for i in 0 1; do
+  out=$W/pseudo_labels/instances_train_part${i}_pseudo.json
+  [ -f "$out" ] && continue
+  echo "[pseudo labels] part $i -> $out"
+  locked python tools/pseudo_label.py configs/centerx/mt_r18_kd_nolabel_shapes.py \
+    --ann-file data/shapes/annotations/instances_train_part$i.json \
+    --img-dir data/shapes/train --out "$out" --score-thr 0.3 \
+    --cfg-options "${TEACHERS[@]}" 2> "$W/pseudo_label_part$i.log"
+done
+train r18_pseudo_label configs/centerx/mt_r18_pseudo_label_shapes.py \
+  train_dataloader.dataset.datasets.0.ann_file=$W/pseudo_labels/instances_train_part0_pseudo.json \
+  train_dataloader.dataset.datasets.1.ann_file=$W/pseudo_labels/instances_train_part1_pseudo.json
+evaluate r18_pseudo_label $PLAIN
+
+# --- multi-teacher distillation
+train r18_mt_kd_nolabel configs/centerx/mt_r18_kd_nolabel_shapes.py "${TEACHERS[@]}"
+evaluate r18_mt_kd_nolabel $PLAIN
+train r18_mt_kd_gt configs/centerx/mt_r18_kd_gt_shapes.py "${TEACHERS[@]}"
+evaluate r18_mt_kd_gt $PLAIN
+
+# --- the table
+python - "$W" "$ITERS" <<'PY' | tee "$W/table.md"
+import json
+import os.path as osp
+import sys
+
+work, iters = sys.argv[1:3]
+rows = [('teacher A: R50, part 0 (ring, star)', 'teacher_a'),
+        ('teacher B: R50, part 1 (cross, triangle)', 'teacher_b'),
+        ('R18 naive merge', 'r18_naive_merge'),
+        ('R18 ignore-unlabelled', 'r18_ignore_unlabelled'),
+        ('R18 pseudo labels (thr 0.3)', 'r18_pseudo_label'),
+        ('R18 multi-teacher KD, no labels', 'r18_mt_kd_nolabel'),
+        ('R18 multi-teacher KD + existing labels', 'r18_mt_kd_gt')]
+
+
+def fmt(v):
+    return '-' if v is None else f'{100 * v:.1f}'
+
+
+print(f'{iters} iterations, batch 16, val split (100 images, fully labelled)')
+print()
+print('| row | mAP ring+star | mAP cross+triangle | mAP all | '
+      'train s |')
+print('|---|---|---|---|---|')
+for title, name in rows:
+    m = json.load(open(osp.join(work, name, 'metrics.json')))
+    overall = None if name.startswith('teacher') else m['mAP']
+    print(f"| {title} | {fmt(m['mAP_A'])} | {fmt(m['mAP_B'])} | "
+          f"{fmt(overall)} | {m.get('train_seconds', '-')} |")
+PY
