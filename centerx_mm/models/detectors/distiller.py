@@ -6,8 +6,8 @@ from mmdet.structures import SampleList
 from torch import Tensor
 
 from centerx_mm.registry import MODELS
-from ..utils.teacher import (FrozenTeachersMixin, TeacherConfigError,
-                             check_same_output_size, check_same_preprocessing,
+from ..utils.teacher import (FrozenTeachersMixin, check_same_output_size,
+                             check_same_preprocessing, check_student_classes,
                              load_teacher, map_classes_by_name)
 from .centerx import CenterX
 
@@ -63,16 +63,8 @@ class CenterXDistiller(FrozenTeachersMixin, CenterX):
                  **kwargs) -> None:
         super().__init__(
             backbone=backbone, neck=neck, bbox_head=bbox_head, **kwargs)
-        if not classes:
-            raise TeacherConfigError(
-                'model.classes is not set: the distiller needs the student '
-                "class names (the train dataset's metainfo.classes) to map "
-                "the teacher's classes onto them by name")
-        self.classes = tuple(classes)
-        if len(self.classes) != self.bbox_head.num_classes:
-            raise TeacherConfigError(
-                f'model.classes has {len(self.classes)} names but '
-                f'model.bbox_head.num_classes={self.bbox_head.num_classes}')
+        self.classes = check_student_classes(classes,
+                                             self.bbox_head.num_classes)
         self.use_gt = use_gt
         teacher = load_teacher(teacher_config, teacher_ckpt)
         self.teacher_channels = map_classes_by_name(

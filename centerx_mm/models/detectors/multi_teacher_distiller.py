@@ -10,8 +10,8 @@ from torch import Tensor
 from centerx_mm.registry import MODELS
 from ..utils.teacher import (FrozenTeachersMixin, Teacher,
                              TeacherConfigError, check_same_output_size,
-                             check_same_preprocessing, load_teacher,
-                             map_classes_by_name)
+                             check_same_preprocessing, check_student_classes,
+                             load_teacher, map_classes_by_name)
 from .centerx import CenterX
 
 CONFLICT_RULES = ('max', 'mean')
@@ -241,16 +241,8 @@ class MultiTeacherDistiller(FrozenTeachersMixin, CenterX):
                  **kwargs) -> None:
         super().__init__(
             backbone=backbone, neck=neck, bbox_head=bbox_head, **kwargs)
-        if not classes:
-            raise TeacherConfigError(
-                'model.classes is not set: the multi-teacher distiller needs '
-                "the student class names (the train dataset's "
-                'metainfo.classes) to map the teachers\' classes by name')
-        self.classes = tuple(classes)
-        if len(self.classes) != self.bbox_head.num_classes:
-            raise TeacherConfigError(
-                f'model.classes has {len(self.classes)} names but '
-                f'model.bbox_head.num_classes={self.bbox_head.num_classes}')
+        self.classes = check_student_classes(classes,
+                                             self.bbox_head.num_classes)
         if conflict not in CONFLICT_RULES:
             raise TeacherConfigError(
                 f'model.conflict must be one of {CONFLICT_RULES}, got '

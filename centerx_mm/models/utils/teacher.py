@@ -259,3 +259,18 @@ def check_same_output_size(student: nn.Module,
             f'teacher {teacher_config} outputs {tuple(t_hw)} maps for a '
             f'{tuple(probe_hw)} input but the student outputs {tuple(s_hw)}: '
             'their output strides differ')
+
+
+def check_student_classes(classes, num_classes: int) -> tuple:
+    """``model.classes`` of a distiller: set, and one name per heatmap
+    channel (``model.bbox_head.num_classes``). Returns it as a tuple."""
+    if not classes:
+        raise TeacherConfigError(
+            'model.classes is not set: a distiller needs the student class '
+            "names (the train dataset's metainfo.classes) to map the "
+            "teachers' classes onto them by name")
+    if len(classes) != num_classes:
+        raise TeacherConfigError(
+            f'model.classes has {len(classes)} names but '
+            f'model.bbox_head.num_classes={num_classes}')
+    return tuple(classes)
