@@ -31,6 +31,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import torch  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
+from centerx_mm.datasets.centerx_coco import read_coco_json  # noqa: E402
 from centerx_mm.utils import register_all_modules  # noqa: E402
 from tools.train import load_config  # noqa: E402
 
@@ -73,22 +74,6 @@ def parse_args(argv=None):
     if args.batch_size < 1:
         parser.error(f'--batch-size must be >= 1, got {args.batch_size}')
     return args
-
-
-def read_coco(ann_file: str) -> dict:
-    if not osp.isfile(ann_file):
-        raise FileNotFoundError(f'--ann-file not found: {ann_file}')
-    try:
-        with open(ann_file) as f:
-            coco = json.load(f)
-    except json.JSONDecodeError as err:
-        raise PseudoLabelError(
-            f'--ann-file {ann_file} is not valid JSON: {err}') from None
-    for key in ('images', 'annotations', 'categories'):
-        if key not in coco:
-            raise PseudoLabelError(
-                f'--ann-file {ann_file} is not COCO format: no "{key}" key')
-    return coco
 
 
 def annotated_classes_of(coco: dict, ann_file: str,
@@ -144,7 +129,7 @@ def pseudo_label(cfg,
     from centerx_mm.models.detectors.multi_teacher_distiller import \
         load_teachers
 
-    coco = read_coco(ann_file)
+    coco = read_coco_json(ann_file, '--ann-file')
     annotated = annotated_classes_of(coco, ann_file, annotated_classes)
     cat_id = {c['name']: c['id'] for c in coco['categories']}
     teachers = load_teachers(cfg.model.get('teachers'))

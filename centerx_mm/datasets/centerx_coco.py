@@ -11,6 +11,30 @@ class DatasetConfigError(ValueError):
     """A dataset's annotation file does not fit its config."""
 
 
+
+def read_coco_json(ann_file: str, field: str = 'ann_file') -> dict:
+    """Load a COCO JSON; errors name ``field`` (the config key or CLI flag
+    the path came from) and the file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        DatasetConfigError: not valid JSON, or no images/annotations/
+            categories key.
+    """
+    if not osp.isfile(ann_file):
+        raise FileNotFoundError(f'{field} not found: {ann_file}')
+    try:
+        with open(ann_file) as f:
+            raw = json.load(f)
+    except json.JSONDecodeError as err:
+        raise DatasetConfigError(
+            f'{field} {ann_file} is not valid JSON: {err}') from None
+    for key in ('images', 'annotations', 'categories'):
+        if key not in raw:
+            raise DatasetConfigError(
+                f'{field} {ann_file} is not COCO format: no "{key}" key')
+    return raw
+
 @DATASETS.register_module()
 class CenterXCocoDataset(CocoDataset):
     """mmdet ``CocoDataset`` that checks its annotation file at start-up.
@@ -45,18 +69,7 @@ class CenterXCocoDataset(CocoDataset):
 
     def load_data_list(self) -> List[dict]:
         ann_file = self.ann_file
-        if not osp.isfile(ann_file):
-            raise FileNotFoundError(f'ann_file not found: {ann_file}')
-        try:
-            with open(ann_file) as f:
-                raw = json.load(f)
-        except json.JSONDecodeError as err:
-            raise DatasetConfigError(
-                f'ann_file {ann_file} is not valid JSON: {err}') from None
-        for key in ('images', 'annotations', 'categories'):
-            if key not in raw:
-                raise DatasetConfigError(
-                    f'ann_file {ann_file} is not COCO format: no "{key}" key')
+        raw = read_coco_json(ann_file)
         classes = tuple(self.metainfo['classes'])
         file_cats = {c['id']: c['name'] for c in raw['categories']}
         missing = [c for c in classes if c not in file_cats.values()]

@@ -2,11 +2,9 @@
 ['centerx_mm.deploy']``). mmdeploy's mmdet codebase already rewrites
 ``SingleStageDetector.forward`` to ``extract_feat`` + ``bbox_head.predict``;
 this makes our head return the decoded tensors of :func:`centerx_decode`,
-the same function ``CenterXHead.predict`` uses.
+the same ``CenterXHead.decode`` that ``predict`` uses.
 """
 from mmdeploy.core import FUNCTION_REWRITER
-
-from centerx_mm.models.utils.decode import centerx_decode
 
 
 @FUNCTION_REWRITER.register_rewriter(
@@ -24,10 +22,5 @@ def centerx_head__predict_by_feat(self,
     deploy config has dynamic shapes. K is a constant (TensorRT's rewrite of
     ``topk`` keeps it one; K < 3840).
     """
-    return centerx_decode(
-        heatmap_logits,
-        wh,
-        offset,
-        input_hw=batch_img_metas[0]['img_shape'],
-        topk=self.test_cfg.get('topk', 100),
-        kernel=self.test_cfg.get('local_maximum_kernel', 3))
+    return self.decode(heatmap_logits, wh, offset,
+                       batch_img_metas[0]['img_shape'])

@@ -3,25 +3,15 @@
 # dataset: about 4x cheaper per step than the full-width R18, so it learns
 # the data on a 2-core CPU within the quickstart's time (docs/experiments.md).
 _base_ = [
-    '../_base_/models/centerx_r18.py', '../_base_/datasets/shapes.py',
+    '../_base_/models/centerx_r18w32.py', '../_base_/datasets/shapes.py',
     '../_base_/schedules/schedule_shapes_3k.py',
     '../_base_/default_runtime.py'
 ]
-model = dict(
-    backbone=dict(base_channels=32),
-    neck=dict(in_channels=256, num_deconv_filters=(128, 64, 32)),
-    bbox_head=dict(num_classes=4, in_channels=32, feat_channels=32))
+model = dict(bbox_head=dict(num_classes=4))
 max_iters = 2500
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=50),
-    dict(
-        type='MultiStepLR',
-        by_epoch=False,
-        begin=0,
-        end=max_iters,
-        milestones=[2000, 2350],
-        gamma=0.1)
+    dict(_base_.param_scheduler[0], end=50),
+    dict(_base_.param_scheduler[1], end=max_iters, milestones=[2000, 2350])
 ]
 default_hooks = dict(checkpoint=dict(interval=500))

@@ -4,7 +4,6 @@ Tiny nets (ResNet-18 with 8/16 base channels) and a generated 8-image
 dataset keep every test at a few seconds.
 """
 import os.path as osp
-import textwrap
 
 import pytest
 import torch
@@ -16,26 +15,15 @@ from mmengine.structures import InstanceData
 from centerx_mm.models.detectors import CenterX, CenterXDistiller
 from centerx_mm.models.utils import TeacherConfigError, map_classes_by_name
 from centerx_mm.registry import MODELS
+from tests import helpers
+from tests.helpers import tiny_student_config, write
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLASSES = ('ring', 'star', 'cross', 'triangle')
 
-STUDENT = """
-_base_ = [{base!r}]
-data_root = {root!r}
-model = dict(
-    backbone=dict(base_channels=8),
-    neck=dict(in_channels=64, num_deconv_filters=(16, 16, 16)),
-    bbox_head=dict(in_channels=16, feat_channels=16))
+STUDENT_TRAIN_DATA = """
 train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
                         dataset=dict(data_root=data_root))
-val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
-test_evaluator = val_evaluator
-train_cfg = dict(max_iters=2, val_interval=1000)
-default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1))
 """
 # wider teacher: 16 base channels
 TEACHER = """
@@ -51,18 +39,8 @@ model = dict(type='CenterXDistiller', classes=_base_.metainfo.classes,
 """
 
 
-def write(path, text):
-    with open(path, 'w') as f:
-        f.write(textwrap.dedent(text))
-    return str(path)
-
-
 def save_ckpt(model, path, classes=CLASSES):
-    torch.save(
-        dict(
-            state_dict=model.state_dict(),
-            meta=dict(dataset_meta=dict(classes=classes))), str(path))
-    return str(path)
+    return helpers.save_ckpt(model, path, classes)
 
 
 @pytest.fixture(scope='module')
@@ -73,7 +51,7 @@ def env(tmp_path_factory):
     root = str(tmp / 'data') + '/'
     generate_shapes_dataset(root, num_train=8, num_val=4)
     base = osp.join(REPO, 'configs/centerx/centerx_r18_1k_shapes.py')
-    student = write(tmp / 'student.py', STUDENT.format(base=base, root=root))
+    student = write(tmp / 'student.py', tiny_student_config(base, root, STUDENT_TRAIN_DATA))
     teacher = write(tmp / 'teacher.py', TEACHER)
     torch.manual_seed(0)
     t_model = MODELS.build(Config.fromfile(teacher).model)

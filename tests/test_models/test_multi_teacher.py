@@ -20,32 +20,19 @@ from centerx_mm.models.detectors.multi_teacher_distiller import (
     check_teacher_classes, merge_regression_targets)
 from centerx_mm.models.utils import TeacherConfigError
 from centerx_mm.registry import DATASETS, MODELS
-from tests.test_models.test_distiller import save_ckpt, write
+from tests.helpers import save_ckpt, tiny_student_config, write
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLASSES = ('ring', 'star', 'cross', 'triangle')
 PARTS = (('ring', 'star'), ('cross', 'triangle'))
 
 # the ignore-unlabelled baseline config with a tiny net and a tmp dataset
-STUDENT = """
-_base_ = [{base!r}]
-data_root = {root!r}
-model = dict(
-    backbone=dict(base_channels=8),
-    neck=dict(in_channels=64, num_deconv_filters=(16, 16, 16)),
-    bbox_head=dict(in_channels=16, feat_channels=16))
+STUDENT_TRAIN_DATA = """
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     dataset=dict(datasets=[
         dict(ds, data_root=data_root)
         for ds in _base_.train_dataloader.dataset.datasets]))
-val_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
-test_evaluator = val_evaluator
-train_cfg = dict(max_iters=2, val_interval=1000)
-default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1))
 """
 # a 2-class teacher, 16 base channels
 TEACHER = """
@@ -91,7 +78,7 @@ def env(tmp_path_factory):
     generate_shapes_dataset(root, num_train=8, num_val=4,
                             partial_splits=PARTS)
     base = osp.join(REPO, 'configs/centerx/mt_r18_ignore_unlabelled_shapes.py')
-    student = write(tmp / 'student.py', STUDENT.format(base=base, root=root))
+    student = write(tmp / 'student.py', tiny_student_config(base, root, STUDENT_TRAIN_DATA))
     ta, ca, ma = make_teacher(tmp, student, 'teacher_a', ('star', 'ring'),
                               seed=1)
     tb, cb, mb = make_teacher(tmp, student, 'teacher_b',

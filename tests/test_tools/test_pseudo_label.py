@@ -154,6 +154,7 @@ def test_pseudo_label_threshold_and_other_part(env):
 
 
 def test_pseudo_label_bad_input(env):
+    from centerx_mm.datasets import DatasetConfigError
     from tools.pseudo_label import PseudoLabelError, main
     root = env['root']
     args = [env['mt'], '--img-dir', root + 'train', '--out',
@@ -172,6 +173,11 @@ def test_pseudo_label_bad_input(env):
                      '--annotated-classes', 'hexagon'])
     with pytest.raises(FileNotFoundError, match='--ann-file not found'):
         main(args + [root + 'annotations/nope.json'])
+    bad_json = env['tmp'] / 'bad.json'
+    bad_json.write_text('{"images": [')
+    with pytest.raises(DatasetConfigError,
+                       match=r'--ann-file .*bad\.json is not valid JSON'):
+        main(args + [str(bad_json)])
     with pytest.raises(PseudoLabelError, match='has no model.teachers'):
         main([osp.join(REPO, 'configs/centerx/mt_r18_naive_merge_shapes.py')]
              + args[1:] + [root + 'annotations/instances_train_part0.json'])

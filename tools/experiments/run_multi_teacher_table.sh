@@ -15,6 +15,12 @@
 # WORK_ROOT defaults to work_dirs/mt_table, ITERS (max_iters of every row,
 # LR steps at 75% / 90% of it) to 2000, the configs' schedule. A smaller
 # ITERS is a smoke run of the pipeline, e.g. ITERS=50.
+# WIDTH=32 (environment) runs every row, teachers included, with the
+# half-width R18 of configs/_base_/models/centerx_r18w32.py (about 3x
+# cheaper on CPU): the teacher configs are derived into WORK_ROOT/configs,
+# the student rows get the width through --cfg-options.
+#   WIDTH=32 bash tools/experiments/run_multi_teacher_table.sh \
+#       work_dirs/mt_table_w32 1000
 # Each CPU-heavy step runs under `flock $LOCK` (default
 # /tmp/centerx_cpu.lock); LOCK= (empty) disables that, e.g. to hold the lock
 # for a whole smoke run:
@@ -27,8 +33,36 @@ cd "$(dirname "$0")/../.."
 W=${1:-work_dirs/mt_table}
 ITERS=${2:-2000}
 LOCK=${LOCK-/tmp/centerx_cpu.lock}
+WIDTH=${WIDTH:-64}
 SEED=0
 mkdir -p "$W"
+
+TEACHER_A=configs/centerx/mt_teacher_a_r50_shapes.py
+TEACHER_B=configs/centerx/mt_teacher_b_r50_shapes.py
+STUDENT=()  # extra --cfg-options of every student row (train and test)
+ARCH_T=R50 ARCH_S=R18
+if [ "$WIDTH" = 32 ]; then
+  mkdir -p "$W/configs"
+  for t in a b; do
+    cat > "$W/configs/mt_teacher_${t}_r18w32.py" <<EOF
+# derived by tools/experiments/run_multi_teacher_table.sh (WIDTH=32)
+_base_ = ['$PWD/configs/centerx/mt_teacher_${t}_r50_shapes.py']
+model = dict(
+    backbone=dict(depth=18, base_channels=32),
+    neck=dict(in_channels=256, num_deconv_filters=(128, 64, 32)),
+    bbox_head=dict(in_channels=32, feat_channels=32))
+EOF
+  done
+  TEACHER_A=$W/configs/mt_teacher_a_r18w32.py
+  TEACHER_B=$W/configs/mt_teacher_b_r18w32.py
+  STUDENT=(model.backbone.base_channels=32 model.neck.in_channels=256
+           "model.neck.num_deconv_filters=(128,64,32)"
+           model.bbox_head.in_channels=32 model.bbox_head.feat_channels=32)
+  ARCH_T=R18w32 ARCH_S=R18w32
+elif [ "$WIDTH" != 64 ]; then
+  echo "WIDTH must be 64 (R50 teachers, R18 students) or 32, not $WIDTH" >&2
+  exit 2
+fi
 
 locked() {
   if [ -n "$LOCK" ]; then flock "$LOCK" "$@"; else "$@"; fi
@@ -60,13 +94,13 @@ train() {
   echo $(( $(date +%s) - t0 )) > "$W/$name/train_seconds"
 }
 
-# evaluate NAME CONFIG: COCO mAP + per-class AP of WORK_ROOT/NAME's last
+# evaluate NAME CONFIG [cfg-options...]: COCO mAP + per-class AP of WORK_ROOT/NAME's last
 # checkpoint on the val split; group means in WORK_ROOT/NAME/metrics.json
 evaluate() {
-  local name=$1 cfg=$2
+  local name=$1 cfg=$2; shift 2
   [ -f "$W/$name/metrics.json" ] && { echo "[skip] eval $name"; return; }
   echo "[test] $name"
-  locked python - "$name" "$cfg" "$W/$name/iter_$ITERS.pth" "$W/$name" \
+  locked python - "$name" "$cfg" "$W/$name/iter_$ITERS.pth" "$W/$name" "$@" \
     > "$W/$name.test.log" 2>&1 <<'PY' \
     || { echo "FAILED: see $W/$name.test.log"; tail -20 "$W/$name.test.log"; exit 1; }
 import json
@@ -78,7 +112,8 @@ from tools import test  # noqa: E402
 
 name, cfg, ckpt, work = sys.argv[1:5]
 metrics = test.main([cfg, ckpt, '--work-dir', osp.join(work, 'test'),
-                     '--cfg-options', 'test_evaluator.classwise=True'])
+                     '--cfg-options', 'test_evaluator.classwise=True'] +
+                    sys.argv[5:])
 groups = {'A': ('ring', 'star'), 'B': ('cross', 'triangle')}
 row = dict(name=name, config=cfg, checkpoint=ckpt,
            mAP=metrics['coco/bbox_mAP'],
@@ -99,19 +134,23 @@ PY
 }
 
 # --- teachers (2-class R50s, one partial part each)
-train teacher_a configs/centerx/mt_teacher_a_r50_shapes.py
-evaluate teacher_a configs/centerx/mt_teacher_a_r50_shapes.py
-train teacher_b configs/centerx/mt_teacher_b_r50_shapes.py
-evaluate teacher_b configs/centerx/mt_teacher_b_r50_shapes.py
-TEACHERS=(model.teachers.0.checkpoint=$W/teacher_a/iter_$ITERS.pth
+train teacher_a $TEACHER_A
+evaluate teacher_a $TEACHER_A
+train teacher_b $TEACHER_B
+evaluate teacher_b $TEACHER_B
+TEACHERS=(model.teachers.0.config=$TEACHER_A
+          model.teachers.0.checkpoint=$W/teacher_a/iter_$ITERS.pth
+          model.teachers.1.config=$TEACHER_B
           model.teachers.1.checkpoint=$W/teacher_b/iter_$ITERS.pth)
 PLAIN=configs/centerx/mt_r18_ignore_unlabelled_shapes.py  # plain R18, 4 cls
 
 # --- baselines
-train r18_naive_merge configs/centerx/mt_r18_naive_merge_shapes.py
-evaluate r18_naive_merge $PLAIN
-train r18_ignore_unlabelled configs/centerx/mt_r18_ignore_unlabelled_shapes.py
-evaluate r18_ignore_unlabelled $PLAIN
+train r18_naive_merge configs/centerx/mt_r18_naive_merge_shapes.py \
+  "${STUDENT[@]}"
+evaluate r18_naive_merge $PLAIN "${STUDENT[@]}"
+train r18_ignore_unlabelled configs/centerx/mt_r18_ignore_unlabelled_shapes.py \
+  "${STUDENT[@]}"
+evaluate r18_ignore_unlabelled $PLAIN "${STUDENT[@]}"
 for i in 0 1; do
   out=$W/pseudo_labels/instances_train_part${i}_pseudo.json
   [ -f "$out" ] && continue
@@ -123,29 +162,32 @@ for i in 0 1; do
 done
 train r18_pseudo_label configs/centerx/mt_r18_pseudo_label_shapes.py \
   train_dataloader.dataset.datasets.0.ann_file=$W/pseudo_labels/instances_train_part0_pseudo.json \
-  train_dataloader.dataset.datasets.1.ann_file=$W/pseudo_labels/instances_train_part1_pseudo.json
-evaluate r18_pseudo_label $PLAIN
+  train_dataloader.dataset.datasets.1.ann_file=$W/pseudo_labels/instances_train_part1_pseudo.json \
+  "${STUDENT[@]}"
+evaluate r18_pseudo_label $PLAIN "${STUDENT[@]}"
 
 # --- multi-teacher distillation
-train r18_mt_kd_nolabel configs/centerx/mt_r18_kd_nolabel_shapes.py "${TEACHERS[@]}"
-evaluate r18_mt_kd_nolabel $PLAIN
-train r18_mt_kd_gt configs/centerx/mt_r18_kd_gt_shapes.py "${TEACHERS[@]}"
-evaluate r18_mt_kd_gt $PLAIN
+train r18_mt_kd_nolabel configs/centerx/mt_r18_kd_nolabel_shapes.py \
+  "${TEACHERS[@]}" "${STUDENT[@]}"
+evaluate r18_mt_kd_nolabel $PLAIN "${STUDENT[@]}"
+train r18_mt_kd_gt configs/centerx/mt_r18_kd_gt_shapes.py \
+  "${TEACHERS[@]}" "${STUDENT[@]}"
+evaluate r18_mt_kd_gt $PLAIN "${STUDENT[@]}"
 
 # --- the table
-python - "$W" "$ITERS" <<'PY' | tee "$W/table.md"
+python - "$W" "$ITERS" "$ARCH_T" "$ARCH_S" <<'PY' | tee "$W/table.md"
 import json
 import os.path as osp
 import sys
 
-work, iters = sys.argv[1:3]
-rows = [('teacher A: R50, part 0 (ring, star)', 'teacher_a'),
-        ('teacher B: R50, part 1 (cross, triangle)', 'teacher_b'),
-        ('R18 naive merge', 'r18_naive_merge'),
-        ('R18 ignore-unlabelled', 'r18_ignore_unlabelled'),
-        ('R18 pseudo labels (thr 0.3)', 'r18_pseudo_label'),
-        ('R18 multi-teacher KD, no labels', 'r18_mt_kd_nolabel'),
-        ('R18 multi-teacher KD + existing labels', 'r18_mt_kd_gt')]
+work, iters, t, s = sys.argv[1:5]
+rows = [(f'teacher A: {t}, part 0 (ring, star)', 'teacher_a'),
+        (f'teacher B: {t}, part 1 (cross, triangle)', 'teacher_b'),
+        (f'{s} naive merge', 'r18_naive_merge'),
+        (f'{s} ignore-unlabelled', 'r18_ignore_unlabelled'),
+        (f'{s} pseudo labels (thr 0.3)', 'r18_pseudo_label'),
+        (f'{s} multi-teacher KD, no labels', 'r18_mt_kd_nolabel'),
+        (f'{s} multi-teacher KD + existing labels', 'r18_mt_kd_gt')]
 
 
 def fmt(v):

@@ -143,6 +143,20 @@ class CenterXHead(BaseDenseHead):
             loss_offset=self.loss_offset(
                 offset, targets['offset'], weight, avg_factor=avg_factor * 2))
 
+    def decode(self, heatmap_logits: Tensor, wh: Tensor, offset: Tensor,
+               input_hw) -> Tuple[Tensor, Tensor]:
+        """:func:`centerx_decode` with ``test_cfg``'s ``topk`` and
+        ``local_maximum_kernel``: dets (B, K, 5) and labels (B, K) in pixels
+        of the network input of size ``input_hw`` (H, W). The one decode of
+        ``predict`` and of the mmdeploy rewriter."""
+        return centerx_decode(
+            heatmap_logits,
+            wh,
+            offset,
+            input_hw=input_hw,
+            topk=self.test_cfg.get('topk', 100),
+            kernel=self.test_cfg.get('local_maximum_kernel', 3))
+
     def predict_by_feat(self,
                         heatmap_logits: Tensor,
                         wh: Tensor,
@@ -152,13 +166,8 @@ class CenterXHead(BaseDenseHead):
         """Decode with :func:`centerx_decode`, then map boxes back to the
         original image (undo padding border if any, divide by
         ``scale_factor``, clip to ``ori_shape``)."""
-        dets, labels = centerx_decode(
-            heatmap_logits,
-            wh,
-            offset,
-            input_hw=batch_img_metas[0]['batch_input_shape'],
-            topk=self.test_cfg.get('topk', 100),
-            kernel=self.test_cfg.get('local_maximum_kernel', 3))
+        dets, labels = self.decode(heatmap_logits, wh, offset,
+                                   batch_img_metas[0]['batch_input_shape'])
         score_thr = self.test_cfg.get('score_thr', 0.0)
         results = []
         for img_dets, img_labels, meta in zip(dets, labels, batch_img_metas):

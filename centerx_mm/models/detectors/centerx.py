@@ -1,6 +1,10 @@
 import os.path as osp
+from typing import Tuple
 
 from mmdet.models.detectors.single_stage import SingleStageDetector
+from mmdet.models.utils import unpack_gt_instances
+from mmdet.structures import SampleList
+from torch import Tensor
 
 from centerx_mm.registry import MODELS
 
@@ -42,3 +46,12 @@ class CenterX(SingleStageDetector):
         check_pretrained_files(dict(backbone=backbone, neck=neck))
         super().__init__(
             backbone=backbone, neck=neck, bbox_head=bbox_head, **kwargs)
+
+    def gt_losses(self, head_outs: Tuple[Tensor, Tensor, Tensor],
+                  batch_data_samples: SampleList) -> dict:
+        """GT losses of already computed head maps ``(heatmap_logits, wh,
+        offset)``: the distillers reuse the student's forward for KD."""
+        gt_instances, gt_ignore, img_metas = unpack_gt_instances(
+            batch_data_samples)
+        return self.bbox_head.loss_by_feat(*head_outs, gt_instances,
+                                           img_metas, gt_ignore)

@@ -1,7 +1,6 @@
 from typing import Optional, Sequence, Tuple
 
 import torch
-from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from torch import Tensor
 
@@ -96,10 +95,6 @@ class CenterXDistiller(FrozenTeachersMixin, CenterX):
         teacher_outs = self.teacher_forward(batch_inputs)
         losses = {}
         if self.use_gt:
-            gt_instances, gt_ignore, img_metas = unpack_gt_instances(
-                batch_data_samples)
-            losses.update(
-                self.bbox_head.loss_by_feat(*student_outs, gt_instances,
-                                            img_metas, gt_ignore))
+            losses.update(self.gt_losses(student_outs, batch_data_samples))
         losses.update(self.distill_loss(student_outs, teacher_outs))
         return losses

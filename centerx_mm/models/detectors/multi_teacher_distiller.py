@@ -3,7 +3,6 @@
 from typing import List, Optional, Sequence, Tuple
 
 import torch
-from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from torch import Tensor
 
@@ -355,11 +354,7 @@ class MultiTeacherDistiller(FrozenTeachersMixin, CenterX):
             self.teacher_forward(batch_inputs), class_weight)
         losses = {}
         if self.use_gt:
-            gt_instances, gt_ignore, img_metas = unpack_gt_instances(
-                batch_data_samples)
-            losses.update(
-                self.bbox_head.loss_by_feat(*student_outs, gt_instances,
-                                            img_metas, gt_ignore))
+            losses.update(self.gt_losses(student_outs, batch_data_samples))
         losses.update(
             self.distill_loss(
                 student_outs, targets, heatmap_weight=heat_weight, mask=mask))
