@@ -32,6 +32,9 @@ model = dict(
         # from the 'logits' (ReLU) reading; without GT it could not start.
         heatmap_mode='prob',
         mask='peaks',
-        loss_heatmap_weight=100.0,
+        # as kd_r18.py: the heatmap MSE is a mean over B*C*H*W cells (same
+        # 4 x 32 x 32 maps), 1000 puts its gradient at the GT focal loss's
+        # order (docs/experiments_kd.md, "Loss scales")
+        loss_heatmap_weight=1000.0,
         loss_wh_weight=0.1,
         loss_offset_weight=1.0))

@@ -358,3 +358,27 @@ def test_shipped_kd_configs_build(name, use_gt, teacher_depth, env, tmp_path):
     if not use_gt:
         assert dataset_cfg.type == 'UnlabeledImageDataset'
         assert dataset[0]['data_samples'].metainfo['annotated_labels'] == []
+
+
+def test_kd_trains_with_adaptive_loss_hook(env, tmp_path):
+    """Issue 5 in KD mode: every GT and KD term is reweighted."""
+    from tools import train
+    from centerx_mm.utils import load_checkpoint_safely
+    cfg = write(tmp_path / 'kd_adaptive.py', f"""
+        _base_ = [{env['kd']!r}]
+        custom_hooks = [dict(type='AdaptiveLossHook',
+                             targets={{'loss_kd_*': 1.0, 'loss_*': 0.5}})]
+        """)
+    work = str(tmp_path / 'work')
+    train.main([cfg, '--work-dir', work])
+    hook_state = load_checkpoint_safely(osp.join(
+        work, 'iter_2.pth'))['adaptive_loss_hook']
+    # every term reached the hook at both steps: reweighted, or (the
+    # 'logits' KD heatmap of an untrained pair: ReLU of negative logits)
+    # exactly 0 and given weight 0
+    for term in ('loss_heatmap', 'loss_wh', 'loss_offset', 'loss_kd_heatmap',
+                 'loss_kd_wh', 'loss_kd_offset'):
+        assert hook_state['num_updates'].get(term, 0) + hook_state[
+            'num_zero'].get(term, 0) == 2, (term, hook_state)
+    assert hook_state['num_updates']['loss_kd_wh'] == 2
+    assert hook_state['num_skipped_steps'] == 0

@@ -462,3 +462,22 @@ def test_partial_configs_pack_annotated_labels_or_not(env):
                       data_root=env['root'])
         sample = DATASETS.build(ds_cfg)[0]['data_samples']
         assert 'annotated_labels' not in sample.metainfo
+
+
+def test_multi_teacher_trains_with_adaptive_loss_hook(env, tmp_path):
+    """Issue 5 in multi-teacher mode (no labels): the KD terms are
+    reweighted."""
+    from tools import train
+    from centerx_mm.utils import load_checkpoint_safely
+    cfg = write(tmp_path / 'mt_adaptive.py', f"""
+        _base_ = [{env['mt']!r}]
+        custom_hooks = [dict(type='AdaptiveLossHook',
+                             targets={{'loss_kd_*': 1.0}})]
+        """)
+    work = str(tmp_path / 'work')
+    train.main([cfg, '--work-dir', work])
+    state = load_checkpoint_safely(osp.join(work, 'iter_2.pth'))
+    assert state['adaptive_loss_hook']['num_updates'] == {
+        k: 2
+        for k in ('loss_kd_heatmap', 'loss_kd_wh', 'loss_kd_offset')
+    }
