@@ -531,9 +531,11 @@ def test_plot_loss_curves_reads_resumed_runs(tmp_path):
     write('plain', '20260101_000000', [
         dict(lr=1e-3, loss=3.0, iter=5, step=5),
         dict(lr=1e-3, loss=2.0, iter=10, step=10),
+        # mmengine writes val rows of an iteration-based loop with step =
+        # epoch = 0: they belong to the train row before them
         {
             'coco/bbox_mAP': 0.1,
-            'step': 10
+            'step': 0
         },
     ])
     # resumed: a second timestamp dir continues (and replaces step 10)

@@ -38,8 +38,14 @@ def find_scalar_files(run: str) -> list:
 
 
 def load_run(run: str) -> tuple:
-    """Return ``(train_rows, val_rows)``: dicts step -> row."""
+    """Return ``(train_rows, val_rows)``: dicts iteration -> row.
+
+    A validation row is keyed by the train row logged just before it: with
+    an ``IterBasedTrainLoop`` mmengine's LoggerHook writes validation rows
+    with ``step`` = epoch (always 0), not the iteration.
+    """
     train, val = {}, {}
+    last_train_step = 0
     for path in find_scalar_files(run):
         with open(path) as f:
             for lineno, line in enumerate(f, 1):
@@ -56,7 +62,11 @@ def load_run(run: str) -> tuple:
                     continue
                 is_train = 'lr' in row or any(
                     k.startswith('loss') for k in row)
-                (train if is_train else val)[int(step)] = row
+                if is_train:
+                    last_train_step = int(step)
+                    train[last_train_step] = row
+                else:
+                    val[last_train_step] = row
     return train, val
 
 
