@@ -567,3 +567,31 @@ def test_plot_loss_curves_reads_resumed_runs(tmp_path):
         ])
     with pytest.raises(FileNotFoundError, match='scalars.json'):
         plot.find_scalar_files(str(tmp_path))
+
+
+def test_plot_loss_curves_summary_counts_spikes_and_stall(tmp_path, capsys):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        '_plot_loss_curves',
+        osp.join(REPO, 'tools', 'analysis_tools', 'plot_loss_curves.py'))
+    plot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plot)
+    # 120 iterations: loss 3.0 until 59, a spike of 5.0 at 80 and a NaN at
+    # 90, else 2.0 from 60 on (10 values below 2.9 from 60: stall = 60)
+    losses = [3.0] * 60 + [2.0] * 60
+    losses[80], losses[90] = 5.0, float('nan')
+    rows = [dict(lr=1e-3, loss=v, step=i + 1) for i, v in enumerate(losses)]
+    rows.insert(100, {'coco/bbox_mAP': 0.25, 'step': 0})  # after step 100
+    d = tmp_path / 'run' / '20260101_000000' / 'vis_data'
+    d.mkdir(parents=True)
+    (d / 'scalars.json').write_text(''.join(json.dumps(r) + '\n'
+                                            for r in rows))
+    train, val = plot.load_run(str(tmp_path / 'run'))
+    s = plot.loss_summary(train, raw=False, spike_ratio=1.5, stall_below=2.9)
+    assert s == dict(spikes=[81], max_after_100=2.0, nonfinite=1, stall=61)
+    plot.main([str(tmp_path / 'run'), '--metric', 'coco/bbox_mAP',
+               '--summary', '--labels', 'r'])
+    out = capsys.readouterr().out
+    assert '| r | 25.0 | 1 (at 81) | 2.00 | 1 | 61 |' in out
+    with pytest.raises(SystemExit):
+        plot.main([str(tmp_path / 'run'), '--summary'])  # needs --metric

@@ -11,12 +11,20 @@ earlier one of the same step), a ``<timestamp>`` dir, or a scalars.json.
 AdaptiveLossHook log the weighted ``loss_*`` and the unweighted
 ``raw_loss*``), so runs with and without the hook compare on the same scale.
 One panel per key, plus one for ``--metric`` (validation rows).
+
+``--summary`` prints, instead of or besides the plot, a markdown table: per
+run the ``--metric`` at every validation, the number of loss spikes (a
+logged ``loss`` (``raw_loss`` with ``--raw``) above ``--spike-ratio`` times
+the median of the previous 50 logged values), the largest loss after the
+first 100 iterations, non-finite values, and the stall: the first iteration
+from which the loss stays below ``--stall-below`` for 10 logged values.
 """
 import argparse
 import glob
 import json
 import math
 import os.path as osp
+import statistics
 import sys
 
 
@@ -82,6 +90,44 @@ def series(rows: dict, key: str, raw: bool) -> tuple:
     return xs, ys
 
 
+def loss_summary(train: dict, raw: bool, spike_ratio: float,
+                 stall_below: float) -> dict:
+    """Spikes, max after iteration 100, non-finite count and stall of the
+    total loss of one run (see module doc)."""
+    xs, ys = series(train, 'loss', raw)
+    finite = [math.isfinite(y) for y in ys]
+    spikes = [
+        x for i, (x, y) in enumerate(zip(xs, ys)) if i >= 50 and finite[i]
+        and y > spike_ratio * statistics.median(ys[i - 50:i])
+    ]
+    late = [y for x, y, f in zip(xs, ys, finite) if x > 100 and f]
+    stall = next((xs[i] for i in range(len(ys) - 9)
+                  if all(y < stall_below for y in ys[i:i + 10])), None)
+    return dict(spikes=spikes, max_after_100=max(late) if late else None,
+                nonfinite=finite.count(False), stall=stall)
+
+
+def print_summary(labels, data, args) -> None:
+    """The markdown table of ``--summary``."""
+    steps = sorted({s for _, val in data for s in val})
+    print(f'| run | {args.metric} x100 at ' +
+          ' / '.join(str(s) for s in steps) +
+          ' | spikes | max loss after it. 100 | non-finite | stall |')
+    print('|---|---|---|---|---|---|')
+    for label, (train, val) in zip(labels, data):
+        s = loss_summary(train, args.raw, args.spike_ratio, args.stall_below)
+        metric = ' / '.join(
+            f'{100 * val[st][args.metric]:.1f}'
+            if st in val and args.metric in val[st] else '-' for st in steps)
+        spikes = f"{len(s['spikes'])}" + (
+            f" (at {', '.join(map(str, s['spikes'][:5]))})"
+            if s['spikes'] else '')
+        top = '-' if s['max_after_100'] is None else \
+            f"{s['max_after_100']:.2f}"
+        print(f"| {label} | {metric} | {spikes} | {top} | {s['nonfinite']} "
+              f"| {s['stall'] if s['stall'] is not None else 'never'} |")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('runs', nargs='+', help='work dirs or scalars.json')
@@ -99,8 +145,16 @@ def parse_args(argv=None):
                         'coco/bbox_mAP')
     parser.add_argument('--logy', action='store_true', help='log y axis')
     parser.add_argument('--title', default='')
-    parser.add_argument('--out', required=True, help='output image (png)')
+    parser.add_argument('--out', help='output image (png)')
+    parser.add_argument('--summary', action='store_true',
+                        help='print the markdown summary table')
+    parser.add_argument('--spike-ratio', type=float, default=1.5)
+    parser.add_argument('--stall-below', type=float, default=2.9)
     args = parser.parse_args(argv)
+    if not args.out and not args.summary:
+        parser.error('give --out (a plot), --summary, or both')
+    if args.summary and not args.metric:
+        parser.error('--summary needs --metric')
     if args.labels and len(args.labels) != len(args.runs):
         parser.error(f'--labels has {len(args.labels)} entries for '
                      f'{len(args.runs)} runs')
@@ -115,6 +169,10 @@ def main(argv=None):
 
     labels = args.labels or [osp.basename(osp.normpath(r)) for r in args.runs]
     data = [load_run(r) for r in args.runs]
+    if args.summary:
+        print_summary(labels, data, args)
+    if not args.out:
+        return
     panels = list(args.keys) + ([args.metric] if args.metric else [])
     fig, axes = plt.subplots(len(panels),
                              1,
