@@ -118,10 +118,11 @@ def pseudo_label(cfg,
     """Return the COCO dict of ``ann_file`` completed with teacher boxes.
 
     Raises:
-        PseudoLabelError: the JSON is not COCO, its annotated classes are
-            unknown, a teacher class is not one of its categories, or no
-            teacher has a class to add. TeacherConfigError: see
-            :func:`load_teachers`.
+        FileNotFoundError / DatasetConfigError: ``ann_file`` is missing, not
+            JSON or not COCO (:func:`read_coco_json`).
+        PseudoLabelError: its annotated classes are unknown, a teacher class
+            is not one of its categories, or no teacher has a class to add.
+        TeacherConfigError: see :func:`load_teachers`.
     """
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DefaultScope

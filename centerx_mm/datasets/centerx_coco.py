@@ -11,7 +11,6 @@ class DatasetConfigError(ValueError):
     """A dataset's annotation file does not fit its config."""
 
 
-
 def read_coco_json(ann_file: str, field: str = 'ann_file') -> dict:
     """Load a COCO JSON; errors name ``field`` (the config key or CLI flag
     the path came from) and the file.
@@ -34,6 +33,7 @@ def read_coco_json(ann_file: str, field: str = 'ann_file') -> dict:
             raise DatasetConfigError(
                 f'{field} {ann_file} is not COCO format: no "{key}" key')
     return raw
+
 
 @DATASETS.register_module()
 class CenterXCocoDataset(CocoDataset):

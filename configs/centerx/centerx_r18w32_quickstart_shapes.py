@@ -1,6 +1,6 @@
 # Quickstart: a half-width CenterX R18 (ResNet-18 depth, base_channels=32,
 # neck 128-64-32, head 32) for 2500 iterations on the embedded shapes
-# dataset: about 4x cheaper per step than the full-width R18, so it learns
+# dataset: 3-4x cheaper per step than the full-width R18, so it learns
 # the data on a 2-core CPU within the quickstart's time (docs/experiments.md).
 _base_ = [
     '../_base_/models/centerx_r18w32.py', '../_base_/datasets/shapes.py',

@@ -577,9 +577,10 @@ def test_plot_loss_curves_summary_counts_spikes_and_stall(tmp_path, capsys):
     plot = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plot)
     # 120 iterations: loss 3.0 until 59, a spike of 5.0 at 80 and a NaN at
-    # 90, else 2.0 from 60 on (10 values below 2.9 from 60: stall = 60)
+    # 90, else 2.0 from iteration 61 on (stall = 61, the first iteration
+    # of 10 logged values below 2.9); the NaN does not hide later spikes
     losses = [3.0] * 60 + [2.0] * 60
-    losses[80], losses[90] = 5.0, float('nan')
+    losses[80], losses[90], losses[100] = 5.0, float('nan'), 4.0
     rows = [dict(lr=1e-3, loss=v, step=i + 1) for i, v in enumerate(losses)]
     rows.insert(100, {'coco/bbox_mAP': 0.25, 'step': 0})  # after step 100
     d = tmp_path / 'run' / '20260101_000000' / 'vis_data'
@@ -588,10 +589,11 @@ def test_plot_loss_curves_summary_counts_spikes_and_stall(tmp_path, capsys):
                                             for r in rows))
     train, val = plot.load_run(str(tmp_path / 'run'))
     s = plot.loss_summary(train, raw=False, spike_ratio=1.5, stall_below=2.9)
-    assert s == dict(spikes=[81], max_after_100=2.0, nonfinite=1, stall=61)
+    assert s == dict(spikes=[81, 101], max_after_100=4.0, nonfinite=1,
+                     stall=61)
     plot.main([str(tmp_path / 'run'), '--metric', 'coco/bbox_mAP',
                '--summary', '--labels', 'r'])
     out = capsys.readouterr().out
-    assert '| r | 25.0 | 1 (at 81) | 2.00 | 1 | 61 |' in out
+    assert '| r | 25.0 | 2 (at 81, 101) | 4.00 | 1 | 61 |' in out
     with pytest.raises(SystemExit):
         plot.main([str(tmp_path / 'run'), '--summary'])  # needs --metric

@@ -51,7 +51,8 @@ def env(tmp_path_factory):
     root = str(tmp / 'data') + '/'
     generate_shapes_dataset(root, num_train=8, num_val=4)
     base = osp.join(REPO, 'configs/centerx/centerx_r18_1k_shapes.py')
-    student = write(tmp / 'student.py', tiny_student_config(base, root, STUDENT_TRAIN_DATA))
+    student = write(tmp / 'student.py',
+                    tiny_student_config(base, root, STUDENT_TRAIN_DATA))
     teacher = write(tmp / 'teacher.py', TEACHER)
     torch.manual_seed(0)
     t_model = MODELS.build(Config.fromfile(teacher).model)
@@ -361,7 +362,7 @@ def test_shipped_kd_configs_build(name, use_gt, teacher_depth, env, tmp_path):
 
 
 def test_kd_trains_with_adaptive_loss_hook(env, tmp_path):
-    """Issue 5 in KD mode: every GT and KD term is reweighted."""
+    """Issue 5 in KD mode: every GT and KD term reaches the hook."""
     from tools import train
     from centerx_mm.utils import load_checkpoint_safely
     cfg = write(tmp_path / 'kd_adaptive.py', f"""

@@ -78,7 +78,8 @@ def env(tmp_path_factory):
     generate_shapes_dataset(root, num_train=8, num_val=4,
                             partial_splits=PARTS)
     base = osp.join(REPO, 'configs/centerx/mt_r18_ignore_unlabelled_shapes.py')
-    student = write(tmp / 'student.py', tiny_student_config(base, root, STUDENT_TRAIN_DATA))
+    student = write(tmp / 'student.py',
+                    tiny_student_config(base, root, STUDENT_TRAIN_DATA))
     ta, ca, ma = make_teacher(tmp, student, 'teacher_a', ('star', 'ring'),
                               seed=1)
     tb, cb, mb = make_teacher(tmp, student, 'teacher_b',

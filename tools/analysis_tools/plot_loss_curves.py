@@ -15,7 +15,8 @@ One panel per key, plus one for ``--metric`` (validation rows).
 ``--summary`` prints, instead of or besides the plot, a markdown table: per
 run the ``--metric`` at every validation, the number of loss spikes (a
 logged ``loss`` (``raw_loss`` with ``--raw``) above ``--spike-ratio`` times
-the median of the previous 50 logged values), the largest loss after the
+the median of the finite values among the previous 50 logged ones; the
+first 50 are never counted), the largest loss after the
 first 100 iterations, non-finite values, and the stall: the first iteration
 from which the loss stays below ``--stall-below`` for 10 logged values.
 """
@@ -50,7 +51,8 @@ def load_run(run: str) -> tuple:
 
     A validation row is keyed by the train row logged just before it: with
     an ``IterBasedTrainLoop`` mmengine's LoggerHook writes validation rows
-    with ``step`` = epoch (always 0), not the iteration.
+    with ``step`` = epoch (always 0), not the iteration. (So the logger
+    interval must divide ``val_interval``, as in every config here.)
     """
     train, val = {}, {}
     last_train_step = 0
@@ -96,10 +98,12 @@ def loss_summary(train: dict, raw: bool, spike_ratio: float,
     total loss of one run (see module doc)."""
     xs, ys = series(train, 'loss', raw)
     finite = [math.isfinite(y) for y in ys]
-    spikes = [
-        x for i, (x, y) in enumerate(zip(xs, ys)) if i >= 50 and finite[i]
-        and y > spike_ratio * statistics.median(ys[i - 50:i])
-    ]
+    spikes = []
+    for i in range(50, len(ys)):  # the first 50 logged values are never
+        window = [y for y, f in zip(ys[i - 50:i], finite[i - 50:i]) if f]
+        if finite[i] and window and \
+                ys[i] > spike_ratio * statistics.median(window):
+            spikes.append(xs[i])
     late = [y for x, y, f in zip(xs, ys, finite) if x > 100 and f]
     stall = next((xs[i] for i in range(len(ys) - 9)
                   if all(y < stall_below for y in ys[i:i + 10])), None)

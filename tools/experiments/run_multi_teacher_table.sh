@@ -63,6 +63,12 @@ elif [ "$WIDTH" != 64 ]; then
   echo "WIDTH must be 64 (R50 teachers, R18 students) or 32, not $WIDTH" >&2
   exit 2
 fi
+# finished rows are skipped on a re-run: never mix widths in one WORK_ROOT
+if [ -f "$W/WIDTH" ] && [ "$(cat "$W/WIDTH")" != "$WIDTH" ]; then
+  echo "$W holds a WIDTH=$(cat "$W/WIDTH") table; use another WORK_ROOT" >&2
+  exit 2
+fi
+echo "$WIDTH" > "$W/WIDTH"
 
 locked() {
   if [ -n "$LOCK" ]; then flock "$LOCK" "$@"; else "$@"; fi
@@ -115,7 +121,7 @@ metrics = test.main([cfg, ckpt, '--work-dir', osp.join(work, 'test'),
                      '--cfg-options', 'test_evaluator.classwise=True'] +
                     sys.argv[5:])
 groups = {'A': ('ring', 'star'), 'B': ('cross', 'triangle')}
-row = dict(name=name, config=cfg, checkpoint=ckpt,
+row = dict(name=name, config=cfg, checkpoint=ckpt, cfg_options=sys.argv[5:],
            mAP=metrics['coco/bbox_mAP'],
            per_class={k[len('coco/'):-len('_precision')]: v
                       for k, v in metrics.items()
@@ -133,7 +139,7 @@ print(json.dumps(row))
 PY
 }
 
-# --- teachers (2-class R50s, one partial part each)
+# --- teachers (2-class $ARCH_T detectors, one partial part each)
 train teacher_a $TEACHER_A
 evaluate teacher_a $TEACHER_A
 train teacher_b $TEACHER_B
