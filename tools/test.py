@@ -6,17 +6,16 @@
 A checkpoint from a distillation run works with the student's plain config.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from centerx_mm.utils import register_all_modules  # noqa: E402
-from centerx_mm.utils.misc import load_config, setup_run  # noqa: E402
+from centerx_mm.utils.misc import (add_run_args, export_local_rank,  # noqa: E402,E501
+                                   load_config, setup_run)
 
 
 def parse_args(argv=None):
@@ -31,17 +30,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--score-thr', type=float, default=0.3,
         help='score threshold for --show-dir drawings')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings')
-    parser.add_argument(
-        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_run_args(parser)
+    return export_local_rank(parser.parse_args(argv))
 
 
 def main(argv=None):

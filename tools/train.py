@@ -7,17 +7,16 @@
 On a machine without GPU, distributed runs use the gloo backend on CPU.
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from centerx_mm.utils import register_all_modules  # noqa: E402
-from centerx_mm.utils.misc import load_config, setup_run  # noqa: E402,F401
+from centerx_mm.utils.misc import (add_run_args, export_local_rank,  # noqa: E402,E501
+                                   load_config, setup_run)
 
 
 def parse_args(argv=None):
@@ -33,21 +32,8 @@ def parse_args(argv=None):
         'checkpoint in the work dir')
     parser.add_argument(
         '--amp', action='store_true', help='mixed precision (GPU)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.bbox_head.num_classes=3')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_run_args(parser)
+    return export_local_rank(parser.parse_args(argv))
 
 
 def main(argv=None):

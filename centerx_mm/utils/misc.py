@@ -1,8 +1,34 @@
 """Small helpers shared by the command-line tools."""
+import argparse
+import os
 import os.path as osp
 
 import torch
 from mmengine.config import Config
+
+
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """``--cfg-options``, ``--launcher`` and ``--local-rank``, as in mmdet's
+    tools; call :func:`export_local_rank` after parsing."""
+    from mmengine.config import DictAction
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. model.bbox_head.num_classes=3')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def export_local_rank(args: argparse.Namespace) -> argparse.Namespace:
+    """Set ``LOCAL_RANK`` from ``--local-rank`` unless the launcher did."""
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
 
 
 def load_config(path: str, cfg_options=None) -> Config:
