@@ -1,10 +1,11 @@
 import copy
 import os
 import os.path as osp
-from typing import List, Sequence
+from typing import List, Sequence, Tuple
 
 from mmdet.datasets import BaseDetDataset, CocoDataset
 from mmdet.datasets.transforms import PackDetInputs
+from PIL import Image
 
 from centerx_mm.registry import DATASETS
 from .centerx_coco import DatasetConfigError
@@ -98,15 +99,34 @@ class UnlabeledImageDataset(BaseDetDataset):
                 f'UnlabeledImageDataset: {list_file} lists no image')
         return paths
 
+    @staticmethod
+    def _image_size(path: str) -> Tuple[int, int]:
+        """(width, height) from the file header (nothing is decoded)."""
+        try:
+            with Image.open(path) as img:
+                return img.size
+        except (OSError, ValueError) as err:
+            raise DatasetConfigError(
+                f'UnlabeledImageDataset: cannot read the image size of '
+                f'{path}: {err}') from None
+
     def load_data_list(self) -> List[dict]:
+        """One sample per image; ``width``/``height`` come from the header,
+        since mmdet's ``AspectRatioBatchSampler`` (the default of the
+        shipped configs) groups by them."""
         folder = self.data_prefix.get('img', '')
         paths = self._read_list(self.ann_file, folder) if self.ann_file \
             else self._scan_folder(folder or '.')
-        return [
-            dict(
-                img_path=path,
-                img_id=idx,
-                seg_map_path=None,
-                instances=[],
-                annotated_labels=[]) for idx, path in enumerate(paths)
-        ]
+        data_list = []
+        for idx, path in enumerate(paths):
+            width, height = self._image_size(path)
+            data_list.append(
+                dict(
+                    img_path=path,
+                    img_id=idx,
+                    width=width,
+                    height=height,
+                    seg_map_path=None,
+                    instances=[],
+                    annotated_labels=[]))
+        return data_list

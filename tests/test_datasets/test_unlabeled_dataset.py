@@ -120,3 +120,27 @@ def test_errors_name_the_path(root, tmp_path):
     (tmp_path / 'blank.txt').write_text('# nothing\n')
     with pytest.raises(DatasetConfigError, match='lists no image'):
         unlabeled(root, ann_file=str(tmp_path / 'blank.txt'))
+
+
+def test_aspect_ratio_batch_sampler_gets_image_sizes(root, tmp_path):
+    """The shipped no-label config uses mmdet's AspectRatioBatchSampler,
+    which reads width/height of every sample."""
+    from mmdet.datasets.samplers import AspectRatioBatchSampler
+    from mmengine.dataset import DefaultSampler
+    import cv2
+    ds = unlabeled(root)
+    for i in range(len(ds)):
+        info = ds.get_data_info(i)
+        height, width = cv2.imread(info['img_path']).shape[:2]
+        assert (info['width'], info['height']) == (width, height)
+    batches = list(
+        AspectRatioBatchSampler(
+            DefaultSampler(ds, shuffle=False), batch_size=2))
+    assert sorted(i for batch in batches for i in batch) == [0, 1, 2]
+    # a file that is not an image: error at start-up naming it
+    folder = tmp_path / 'bad'
+    folder.mkdir()
+    (folder / 'broken.png').write_bytes(b'not an image')
+    with pytest.raises(DatasetConfigError,
+                       match=r'cannot read the image size of .*broken\.png'):
+        unlabeled(str(tmp_path), data_prefix=dict(img='bad/'))

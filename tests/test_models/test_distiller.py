@@ -383,3 +383,29 @@ def test_kd_trains_with_adaptive_loss_hook(env, tmp_path):
             'num_zero'].get(term, 0) == 2, (term, hook_state)
     assert hook_state['num_updates']['loss_kd_wh'] == 2
     assert hook_state['num_skipped_steps'] == 0
+
+
+def test_no_label_config_trains_on_an_image_folder(env, tmp_path):
+    """kd_r18_nolabel.py's data setup (UnlabeledImageDataset under the
+    default AspectRatioBatchSampler, use_gt=False) through tools/train.py."""
+    from tools import train
+    shipped = Config.fromfile(
+        osp.join(REPO, 'configs/centerx/kd_r18_nolabel.py'))
+    assert shipped.train_dataloader.dataset.type == 'UnlabeledImageDataset'
+    assert shipped.train_dataloader.batch_sampler.type == \
+        'AspectRatioBatchSampler'
+    cfg = write(tmp_path / 'kd_nolabel.py', f"""
+        _base_ = [{env['kd']!r}]
+        model = dict(use_gt=False)
+        train_dataloader = dict(
+            dataset=dict(
+                _delete_=True,
+                type='UnlabeledImageDataset',
+                data_root=_base_.data_root,
+                metainfo=_base_.metainfo,
+                data_prefix=dict(img='train/'),
+                pipeline=_base_.train_pipeline))
+        """)
+    work = str(tmp_path / 'work')
+    train.main([cfg, '--work-dir', work])
+    assert osp.isfile(osp.join(work, 'iter_2.pth'))
