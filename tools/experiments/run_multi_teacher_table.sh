@@ -11,16 +11,20 @@
 #   5  R18 multi-teacher KD + the labels that exist (extra row)
 #
 # Usage:
-#   bash tools/experiments/run_multi_teacher_table.sh [WORK_ROOT] [ITERS]
+#   bash tools/experiments/run_multi_teacher_table.sh [WORK_ROOT] [ITERS] \
+#       [TEACHER_ITERS]
 # WORK_ROOT defaults to work_dirs/mt_table, ITERS (max_iters of every row,
 # LR steps at 75% / 90% of it) to 2000, the configs' schedule. A smaller
-# ITERS is a smoke run of the pipeline, e.g. ITERS=50.
+# ITERS is a smoke run of the pipeline, e.g. ITERS=50. TEACHER_ITERS (default
+# ITERS) is the teachers' schedule: a teacher must be clearly stronger than
+# the student before KD is judged, so give it a longer one if it is not.
 # WIDTH=32 (environment) runs every row, teachers included, with the
 # half-width R18 of configs/_base_/models/centerx_r18w32.py (about 3x
 # cheaper on CPU): the teacher configs are derived into WORK_ROOT/configs,
 # the student rows get the width through --cfg-options.
 #   WIDTH=32 bash tools/experiments/run_multi_teacher_table.sh \
 #       work_dirs/mt_table_w32 1000
+# EXTRA_ROW=0 (environment) skips the last row (KD + existing labels).
 # Each CPU-heavy step runs under `flock $LOCK` (default
 # /tmp/centerx_cpu.lock); LOCK= (empty) disables that, e.g. to hold the lock
 # for a whole smoke run:
@@ -32,6 +36,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 W=${1:-work_dirs/mt_table}
 ITERS=${2:-2000}
+TEACHER_ITERS=${3:-$ITERS}
 LOCK=${LOCK-/tmp/centerx_cpu.lock}
 WIDTH=${WIDTH:-64}
 SEED=0
@@ -74,11 +79,14 @@ locked() {
   if [ -n "$LOCK" ]; then flock "$LOCK" "$@"; else "$@"; fi
 }
 
-SCHED=(train_cfg.max_iters=$ITERS train_cfg.val_interval=$ITERS
-       default_hooks.checkpoint.interval=$ITERS
-       param_scheduler.1.end=$ITERS
-       "param_scheduler.1.milestones=[$((ITERS * 3 / 4)),$((ITERS * 9 / 10))]"
-       randomness.seed=$SEED)
+# schedule N: --cfg-options of an N-iteration run (LR steps at 75% / 90%)
+schedule() {
+  SCHED=(train_cfg.max_iters=$1 train_cfg.val_interval=$1
+         default_hooks.checkpoint.interval=$1
+         param_scheduler.1.end=$1
+         "param_scheduler.1.milestones=[$(($1 * 3 / 4)),$(($1 * 9 / 10))]"
+         randomness.seed=$SEED)
+}
 
 if [ ! -f data/shapes/annotations/instances_train_part1.json ]; then
   locked python tools/dataset_converters/make_shapes_dataset.py \
@@ -89,8 +97,11 @@ fi
 # in WORK_ROOT/NAME/train_seconds
 train() {
   local name=$1 cfg=$2; shift 2
-  if [ -f "$W/$name/iter_$ITERS.pth" ]; then
-    echo "[skip] $name: $W/$name/iter_$ITERS.pth exists"; return
+  local iters=$ITERS
+  [[ $name == teacher_* ]] && iters=$TEACHER_ITERS
+  schedule "$iters"
+  if [ -f "$W/$name/iter_$iters.pth" ]; then
+    echo "[skip] $name: $W/$name/iter_$iters.pth exists"; return
   fi
   echo "[train] $name: $cfg"
   local t0; t0=$(date +%s)
@@ -106,7 +117,9 @@ evaluate() {
   local name=$1 cfg=$2; shift 2
   [ -f "$W/$name/metrics.json" ] && { echo "[skip] eval $name"; return; }
   echo "[test] $name"
-  locked python - "$name" "$cfg" "$W/$name/iter_$ITERS.pth" "$W/$name" "$@" \
+  local iters=$ITERS
+  [[ $name == teacher_* ]] && iters=$TEACHER_ITERS
+  locked python - "$name" "$cfg" "$W/$name/iter_$iters.pth" "$W/$name" "$@" \
     > "$W/$name.test.log" 2>&1 <<'PY' \
     || { echo "FAILED: see $W/$name.test.log"; tail -20 "$W/$name.test.log"; exit 1; }
 import json
@@ -145,9 +158,9 @@ evaluate teacher_a $TEACHER_A
 train teacher_b $TEACHER_B
 evaluate teacher_b $TEACHER_B
 TEACHERS=(model.teachers.0.config=$TEACHER_A
-          model.teachers.0.checkpoint=$W/teacher_a/iter_$ITERS.pth
+          model.teachers.0.checkpoint=$W/teacher_a/iter_$TEACHER_ITERS.pth
           model.teachers.1.config=$TEACHER_B
-          model.teachers.1.checkpoint=$W/teacher_b/iter_$ITERS.pth)
+          model.teachers.1.checkpoint=$W/teacher_b/iter_$TEACHER_ITERS.pth)
 PLAIN=configs/centerx/mt_r18_ignore_unlabelled_shapes.py  # plain R18, 4 cls
 
 # --- baselines
@@ -176,17 +189,19 @@ evaluate r18_pseudo_label $PLAIN "${STUDENT[@]}"
 train r18_mt_kd_nolabel configs/centerx/mt_r18_kd_nolabel_shapes.py \
   "${TEACHERS[@]}" "${STUDENT[@]}"
 evaluate r18_mt_kd_nolabel $PLAIN "${STUDENT[@]}"
-train r18_mt_kd_gt configs/centerx/mt_r18_kd_gt_shapes.py \
-  "${TEACHERS[@]}" "${STUDENT[@]}"
-evaluate r18_mt_kd_gt $PLAIN "${STUDENT[@]}"
+if [ "${EXTRA_ROW:-1}" = 1 ]; then  # EXTRA_ROW=0 skips it
+  train r18_mt_kd_gt configs/centerx/mt_r18_kd_gt_shapes.py \
+    "${TEACHERS[@]}" "${STUDENT[@]}"
+  evaluate r18_mt_kd_gt $PLAIN "${STUDENT[@]}"
+fi
 
 # --- the table
-python - "$W" "$ITERS" "$ARCH_T" "$ARCH_S" <<'PY' | tee "$W/table.md"
+python - "$W" "$ITERS" "$ARCH_T" "$ARCH_S" "$TEACHER_ITERS" <<'PY' | tee "$W/table.md"
 import json
 import os.path as osp
 import sys
 
-work, iters, t, s = sys.argv[1:5]
+work, iters, t, s, teacher_iters = sys.argv[1:6]
 rows = [(f'teacher A: {t}, part 0 (ring, star)', 'teacher_a'),
         (f'teacher B: {t}, part 1 (cross, triangle)', 'teacher_b'),
         (f'{s} naive merge', 'r18_naive_merge'),
@@ -200,13 +215,18 @@ def fmt(v):
     return '-' if v is None else f'{100 * v:.1f}'
 
 
-print(f'{iters} iterations, batch 16, val split (100 images, fully labelled)')
+print(f'students {iters} iterations, teachers {teacher_iters}, batch 16, '
+      'val split (100 images, fully labelled)')
 print()
 print('| row | mAP ring+star | mAP cross+triangle | mAP all | '
       'train s |')
 print('|---|---|---|---|---|')
 for title, name in rows:
-    m = json.load(open(osp.join(work, name, 'metrics.json')))
+    path = osp.join(work, name, 'metrics.json')
+    if not osp.isfile(path):
+        print(f'| {title} | not run | | | |')
+        continue
+    m = json.load(open(path))
     overall = None if name.startswith('teacher') else m['mAP']
     print(f"| {title} | {fmt(m['mAP_A'])} | {fmt(m['mAP_B'])} | "
           f"{fmt(overall)} | {m.get('train_seconds', '-')} |")
