@@ -394,17 +394,13 @@ def test_no_label_config_trains_on_an_image_folder(env, tmp_path):
     assert shipped.train_dataloader.dataset.type == 'UnlabeledImageDataset'
     assert shipped.train_dataloader.batch_sampler.type == \
         'AspectRatioBatchSampler'
+    # the shipped dataset settings, on the tiny generated data
+    dataset = dict(shipped.train_dataloader.dataset.to_dict(),
+                   _delete_=True, data_root=env['root'])
     cfg = write(tmp_path / 'kd_nolabel.py', f"""
         _base_ = [{env['kd']!r}]
         model = dict(use_gt=False)
-        train_dataloader = dict(
-            dataset=dict(
-                _delete_=True,
-                type='UnlabeledImageDataset',
-                data_root=_base_.data_root,
-                metainfo=_base_.metainfo,
-                data_prefix=dict(img='train/'),
-                pipeline=_base_.train_pipeline))
+        train_dataloader = dict(dataset={dataset!r})
         """)
     work = str(tmp_path / 'work')
     train.main([cfg, '--work-dir', work])
