@@ -31,9 +31,30 @@ def parse_args(argv=None):
         help='resume from CKPT, or without a value from the latest '
         'checkpoint in the work dir')
     parser.add_argument(
-        '--amp', action='store_true', help='mixed precision (GPU)')
+        '--amp',
+        action='store_true',
+        help='mixed precision: fp16 on a GPU, bf16 on a CPU with bf16 '
+        'instructions (AVX512-BF16/AMX), else fp32 with a warning')
     add_run_args(parser)
     return export_local_rank(parser.parse_args(argv))
+
+
+def enable_amp(cfg) -> None:
+    """``--amp``: make ``cfg.optim_wrapper`` an ``AmpOptimWrapper`` (ours
+    in the ``centerx_mm`` scope, which also trains on CPUs)."""
+    from mmengine.logging import print_log
+    wrapper_type = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper_type in ('AmpOptimWrapper', 'CenterXAmpOptimWrapper'):
+        print_log('--amp: the config already trains with an AmpOptimWrapper',
+                  logger='current')
+    elif wrapper_type == 'OptimWrapper':
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        raise ValueError(
+            f'--amp needs optim_wrapper.type OptimWrapper or AmpOptimWrapper, '
+            f'the config has {wrapper_type!r}: set optim_wrapper.type='
+            "'AmpOptimWrapper' in the config instead of --amp")
 
 
 def main(argv=None):
@@ -41,8 +62,7 @@ def main(argv=None):
     register_all_modules(init_default_scope=False)
     cfg = load_config(args.config, args.cfg_options)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        enable_amp(cfg)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -91,7 +91,7 @@ def evaluate_onnx(cfg,
     from mmengine.evaluator import Evaluator
     from mmengine.runner import Runner, load_checkpoint
 
-    from centerx_mm.models.utils.decode import centerx_decode
+    from centerx_mm.models.utils.decode import decode_head_outputs
     from centerx_mm.registry import MODELS
     if feed not in ('tensor', 'runtime'):
         raise ValueError(f'feed={feed!r}: use tensor or runtime')
@@ -142,9 +142,8 @@ def evaluate_onnx(cfg,
             preds = model.bbox_head.predict_by_feat(
                 *maps, batch_img_metas=[s.metainfo for s in samples])
             if feed == 'tensor':
-                ref_dets, ref_labels = centerx_decode(
-                    *maps, inputs.shape[2:], topk,
-                    int(settings['kernel']))
+                ref_dets, ref_labels = decode_head_outputs(
+                    maps, inputs.shape[2:], topk, int(settings['kernel']))
                 match = match_dets(dets, labels, ref_dets.numpy(),
                                    ref_labels.numpy())
                 max_diff = max(max_diff, match['max_abs_diff'])

@@ -10,7 +10,7 @@ clip), the same steps as ``CenterXHead.predict_by_feat``.
 """
 import json
 import os.path as osp
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -75,8 +75,8 @@ def rescale_dets(dets: np.ndarray, labels: np.ndarray, meta: dict,
 
 
 def sparse_to_dets(heatmap: np.ndarray,
-                   wh: np.ndarray,
-                   offset: np.ndarray,
+                   reg: np.ndarray,
+                   offset: Optional[np.ndarray],
                    input_hw: Tuple[int, int],
                    score_thr: float,
                    max_dets: int = 100) -> Tuple[np.ndarray, np.ndarray]:
@@ -85,7 +85,9 @@ def sparse_to_dets(heatmap: np.ndarray,
 
     Args:
         heatmap (ndarray): (C, H, W) peak probabilities, 0 off-peak.
-        wh, offset (ndarray): (2, H, W) in feature cells.
+        reg (ndarray): (2, H, W) ``wh``, or (4, H, W) ``ltrb`` (TTF head,
+            ``offset`` None), in feature cells.
+        offset (ndarray, optional): (2, H, W) in feature cells.
         input_hw (tuple): network input (H_in, W_in); stride = H_in / H.
         score_thr (float): keep cells with score > score_thr.
         max_dets (int): keep at most this many, highest scores first.
@@ -101,11 +103,17 @@ def sparse_to_dets(heatmap: np.ndarray,
     cls, ys, xs, scores = cls[order], ys[order], xs[order], scores[order]
     sy = input_hw[0] / heatmap.shape[1]
     sx = input_hw[1] / heatmap.shape[2]
-    cx = xs + offset[0, ys, xs]
-    cy = ys + offset[1, ys, xs]
-    hw, hh = wh[0, ys, xs] / 2, wh[1, ys, xs] / 2
-    dets = np.stack([(cx - hw) * sx, (cy - hh) * sy, (cx + hw) * sx,
-                     (cy + hh) * sy, scores], axis=1).astype(np.float32)
+    size = np.maximum(reg[:, ys, xs], 0)
+    if offset is None:  # ltrb from the cell centre
+        x1, y1 = xs + 0.5 - size[0], ys + 0.5 - size[1]
+        x2, y2 = xs + 0.5 + size[2], ys + 0.5 + size[3]
+    else:
+        cx = xs + offset[0, ys, xs]
+        cy = ys + offset[1, ys, xs]
+        x1, y1 = cx - size[0] / 2, cy - size[1] / 2
+        x2, y2 = cx + size[0] / 2, cy + size[1] / 2
+    dets = np.stack([x1 * sx, y1 * sy, x2 * sx, y2 * sy, scores],
+                    axis=1).astype(np.float32)
     return dets, cls.astype(np.int64)
 
 
@@ -190,11 +198,14 @@ class _LetterboxDetector:
                 dets, labels = outputs[0][i], outputs[1][i]
             else:
                 heat = outputs[0][i]
-                if mode == 'raw':  # Caffe: (heatmap, heatmap_max, wh, off)
+                regs = outputs[1:]
+                if mode == 'raw':  # Caffe: (heatmap, heatmap_max, *regs)
                     heat = peaks_numpy(heat, outputs[1][i])
+                    regs = outputs[2:]
+                # (wh, offset), or (ltrb, ) of a TTF head
                 dets, labels = sparse_to_dets(
-                    heat, outputs[-2][i], outputs[-1][i], input_hw,
-                    score_thr, int(self.settings.get('topk', 100)))
+                    heat, regs[0][i], regs[1][i] if len(regs) > 1 else None,
+                    input_hw, score_thr, int(self.settings.get('topk', 100)))
             results.append(rescale_dets(dets, labels, meta, score_thr))
         return results
 

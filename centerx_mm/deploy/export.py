@@ -13,7 +13,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from centerx_mm.models.utils.decode import centerx_decode, centerx_sparse
+from centerx_mm.models.utils.decode import (centerx_sparse,
+                                            decode_head_outputs)
 
 #: output names of each export mode, in order.
 OUTPUT_NAMES = {
@@ -24,6 +25,18 @@ OUTPUT_NAMES = {
 #: input formats: what the graph's ``image`` input holds.
 INPUT_FORMATS = ('normalized', 'uint8', 'float')
 STANDARD_DOMAINS = ('', 'ai.onnx')
+
+
+def output_names_of(detector: nn.Module, mode: str) -> Tuple[str, ...]:
+    """Graph output names of ``mode`` for ``detector``'s head: the
+    :data:`OUTPUT_NAMES` of a ``CenterXHead``, ``ltrb`` instead of ``wh`` and
+    ``offset`` for a ``CenterXTTFHead`` (``head.out_names``)."""
+    out_names = getattr(getattr(detector, 'bbox_head', None), 'out_names',
+                        OUTPUT_NAMES['raw'])
+    if mode == 'dets':
+        return OUTPUT_NAMES['dets']
+    first = OUTPUT_NAMES[mode][0]
+    return (first, ) + tuple(out_names[1:])
 
 
 class ExportError(RuntimeError):
@@ -150,13 +163,14 @@ class CenterXExportModel(nn.Module):
 
     def forward(self, image: Tensor) -> Tuple[Tensor, ...]:
         x = self.preprocess(image)
-        heatmap_logits, wh, offset = self.detector(x, mode='tensor')
+        head_outs = self.detector(x, mode='tensor')
         if self.mode == 'dets':
-            return centerx_decode(heatmap_logits, wh, offset, x.shape[2:],
-                                  self.topk, self.kernel)
+            return decode_head_outputs(head_outs, x.shape[2:], self.topk,
+                                       self.kernel)
         if self.mode == 'sparse':
-            return centerx_sparse(heatmap_logits, self.kernel), wh, offset
-        return heatmap_logits, wh, offset
+            return (centerx_sparse(head_outs[0], self.kernel),
+                    *head_outs[1:])
+        return tuple(head_outs)
 
 
 def check_standard_onnx(onnx_model) -> None:
@@ -224,7 +238,7 @@ def export_onnx(detector: nn.Module,
         example = torch.randn(batch_size, 3, *input_hw)
     else:
         example = torch.randint(0, 256, (batch_size, 3, *input_hw)).to(dtype)
-    output_names = list(OUTPUT_NAMES[mode])
+    output_names = list(output_names_of(detector, mode))
     dynamic_axes = None
     if dynamic:
         spatial = dynamic != 'batch'

@@ -110,7 +110,7 @@ def torch_detector(model, settings):
     """PyTorch eager with the runtime's letterbox and rescale: only the
     network + :func:`centerx_decode` differ from ``ort_ours``."""
     from centerx_mm.apis.runtime import _LetterboxDetector
-    from centerx_mm.models.utils.decode import centerx_decode
+    from centerx_mm.models.utils.decode import decode_head_outputs
 
     class TorchDetector(_LetterboxDetector):
         input_bhw = (None, *settings['input_hw'])
@@ -118,8 +118,8 @@ def torch_detector(model, settings):
         def infer(self, batch):
             with torch.no_grad():
                 maps = model(torch.from_numpy(batch), mode='tensor')
-                dets, labels = centerx_decode(*maps, batch.shape[2:],
-                                              settings['topk'])
+                dets, labels = decode_head_outputs(maps, batch.shape[2:],
+                                                   settings['topk'])
             return [dets.numpy(), labels.numpy()]
 
     return TorchDetector(dict(settings, mode='dets',

@@ -1,3 +1,4 @@
 from .centerx_head import CenterXHead
+from .centerx_ttf_head import CenterXTTFHead
 
-__all__ = ['CenterXHead']
+__all__ = ['CenterXHead', 'CenterXTTFHead']

@@ -9,7 +9,18 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from centerx_mm.registry import MODELS
-from ..utils import centernet_targets, centerx_decode
+from ..utils import centernet_targets, decode_head_outputs
+
+
+def split_metas(args: tuple,
+                rescale: bool) -> Tuple[tuple, List[dict], bool]:
+    """``(*maps, batch_img_metas[, rescale])`` -> ``(maps, metas,
+    rescale)``."""
+    if args and isinstance(args[-1], bool):
+        args, rescale = args[:-1], args[-1]
+    if not args or not isinstance(args[-1], (list, tuple)):
+        raise TypeError('predict_by_feat needs batch_img_metas')
+    return tuple(args[:-1]), args[-1], rescale
 
 
 @MODELS.register_module()
@@ -71,35 +82,47 @@ class CenterXHead(BaseDenseHead):
             nn.ReLU(inplace=True),
             nn.Conv2d(feat_channels, out_channels, kernel_size=1))
 
+    #: names of :meth:`forward`'s outputs (export, distillation).
+    out_names = ('heatmap_logits', 'wh', 'offset')
+    #: the box regression branches (small normal init).
+    box_branches = ('wh_head', 'offset_head')
+    #: target generation, called by :meth:`get_targets`.
+    targets_fn = staticmethod(centernet_targets)
+
     def init_weights(self) -> None:
         self.heatmap_head[-1].bias.data.fill_(bias_init_with_prob(0.1))
-        for branch in (self.wh_head, self.offset_head):
-            for m in branch.modules():
+        for name in self.box_branches:
+            for m in getattr(self, name).modules():
                 if isinstance(m, nn.Conv2d):
                     normal_init(m, std=0.001)
 
-    def forward(self, x: Tuple[Tensor, ...]) -> Tuple[Tensor, Tensor, Tensor]:
+    def forward(self, x: Tuple[Tensor, ...]) -> Tuple[Tensor, ...]:
         """Args: x: neck outputs, the last one (B, in_channels, H, W) is used.
 
         Returns:
             tuple: ``heatmap_logits`` (B, C, H, W), ``wh`` (B, 2, H, W),
-            ``offset`` (B, 2, H, W).
+            ``offset`` (B, 2, H, W) (:attr:`out_names`).
         """
         feat = x[-1] if isinstance(x, (list, tuple)) else x
         return (self.heatmap_head(feat), self.wh_head(feat),
                 self.offset_head(feat))
 
+    def target_options(self) -> dict:
+        """Keyword arguments of :meth:`targets_fn` besides the boxes."""
+        return dict(min_overlap=self.min_overlap)
+
     def get_targets(self, batch_gt_instances: InstanceList,
                     feat_shape: torch.Size,
                     input_hw: Tuple[int, int]) -> Tuple[dict, int]:
-        """Targets for the batch; see :func:`centernet_targets`."""
-        return centernet_targets(
+        """Targets for the batch: :func:`centernet_targets` here
+        (:attr:`targets_fn`)."""
+        return self.targets_fn(
             [gt.bboxes for gt in batch_gt_instances],
             [gt.labels for gt in batch_gt_instances],
             self.num_classes,
             feat_hw=tuple(feat_shape[-2:]),
             input_hw=tuple(input_hw[:2]),
-            min_overlap=self.min_overlap)
+            **self.target_options())
 
     def heatmap_loss_weight(self, batch_img_metas: List[dict],
                             heatmap: Tensor) -> Optional[Tensor]:
@@ -117,6 +140,19 @@ class CenterXHead(BaseDenseHead):
                 weight[i, list(labels)] = 1
         return weight[:, :, None, None]
 
+    def heatmap_loss(self, heatmap_logits: Tensor, target: Tensor,
+                     batch_img_metas: List[dict],
+                     avg_factor: int) -> Tensor:
+        """``loss_heatmap`` of (B, C, H, W) logits against the Gaussian
+        ``target``, per object (``avg_factor``), unlabelled classes of
+        partially labelled images weighted 0
+        (:meth:`heatmap_loss_weight`)."""
+        return self.loss_heatmap(
+            heatmap_logits,
+            target,
+            weight=self.heatmap_loss_weight(batch_img_metas, heatmap_logits),
+            avg_factor=avg_factor)
+
     def loss_by_feat(self,
                      heatmap_logits: Tensor,
                      wh: Tensor,
@@ -126,48 +162,50 @@ class CenterXHead(BaseDenseHead):
                      batch_gt_instances_ignore: Optional[InstanceList] = None
                      ) -> dict:
         """Losses: ``loss_heatmap`` (Gaussian focal, per object), ``loss_wh``
-        and ``loss_offset`` (L1 at centres, per object and channel)."""
+        and ``loss_offset`` (L1 at centres, per object and channel). The
+        losses and targets run in fp32 (also under autocast)."""
+        heatmap_logits, wh, offset = (heatmap_logits.float(), wh.float(),
+                                      offset.float())
         targets, avg_factor = self.get_targets(
             batch_gt_instances, heatmap_logits.shape,
             batch_img_metas[0]['batch_input_shape'])
         weight = targets['wh_offset_weight']
         return dict(
-            loss_heatmap=self.loss_heatmap(
-                heatmap_logits,
-                targets['heatmap'],
-                weight=self.heatmap_loss_weight(batch_img_metas,
-                                                heatmap_logits),
-                avg_factor=avg_factor),
+            loss_heatmap=self.heatmap_loss(heatmap_logits, targets['heatmap'],
+                                           batch_img_metas, avg_factor),
             loss_wh=self.loss_wh(
                 wh, targets['wh'], weight, avg_factor=avg_factor * 2),
             loss_offset=self.loss_offset(
                 offset, targets['offset'], weight, avg_factor=avg_factor * 2))
 
-    def decode(self, heatmap_logits: Tensor, wh: Tensor, offset: Tensor,
-               input_hw) -> Tuple[Tensor, Tensor]:
-        """:func:`centerx_decode` with ``test_cfg``'s ``topk`` and
-        ``local_maximum_kernel``: dets (B, K, 5) and labels (B, K) in pixels
-        of the network input of size ``input_hw`` (H, W). The one decode of
-        ``predict`` and of the mmdeploy rewriter."""
-        return centerx_decode(
-            heatmap_logits,
-            wh,
-            offset,
+    def decode(self, *head_outs: Tensor,
+               input_hw: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+        """:func:`centerx_decode` of :meth:`forward`'s outputs with
+        ``test_cfg``'s ``topk`` and ``local_maximum_kernel``: dets (B, K, 5)
+        and labels (B, K) in pixels of the network input of size
+        ``input_hw`` (H, W). The one decode of ``predict`` and of the
+        mmdeploy rewriter."""
+        return decode_head_outputs(
+            head_outs,
             input_hw=input_hw,
             topk=self.test_cfg.get('topk', 100),
             kernel=self.test_cfg.get('local_maximum_kernel', 3))
 
     def predict_by_feat(self,
-                        heatmap_logits: Tensor,
-                        wh: Tensor,
-                        offset: Tensor,
-                        batch_img_metas: List[dict],
+                        *head_outs: Tensor,
+                        batch_img_metas: Optional[List[dict]] = None,
                         rescale: bool = True) -> InstanceList:
-        """Decode with :func:`centerx_decode`, then map boxes back to the
-        original image (undo padding border if any, divide by
-        ``scale_factor``, clip to ``ori_shape``)."""
-        dets, labels = self.decode(heatmap_logits, wh, offset,
-                                   batch_img_metas[0]['batch_input_shape'])
+        """Decode :meth:`forward`'s outputs with :func:`centerx_decode`,
+        then map boxes back to the original image (undo padding border if
+        any, divide by ``scale_factor``, clip to ``ori_shape``).
+
+        ``batch_img_metas`` (and ``rescale``) may also follow the maps
+        positionally, as in mmdet's ``CenterNetHead.predict_by_feat``."""
+        if batch_img_metas is None:
+            head_outs, batch_img_metas, rescale = split_metas(
+                head_outs, rescale)
+        dets, labels = self.decode(
+            *head_outs, input_hw=batch_img_metas[0]['batch_input_shape'])
         score_thr = self.test_cfg.get('score_thr', 0.0)
         results = []
         for img_dets, img_labels, meta in zip(dets, labels, batch_img_metas):

@@ -1,8 +1,10 @@
-from .decode import centerx_decode, centerx_peaks
-from .targets import centernet_targets, gaussian_radius
+from .decode import centerx_decode, centerx_peaks, decode_head_outputs
+from .targets import (centernet_targets, elliptical_gaussians,
+                      gaussian_radius, ttf_targets)
 
 __all__ = [
-    'centerx_decode', 'centerx_peaks', 'centernet_targets', 'gaussian_radius'
+    'centerx_decode', 'centerx_peaks', 'centernet_targets', 'gaussian_radius',
+    'elliptical_gaussians', 'ttf_targets', 'decode_head_outputs'
 ]
 from .teacher import (FrozenTeachersMixin, Teacher,  # noqa: E402
                       TeacherConfigError, check_same_output_size,

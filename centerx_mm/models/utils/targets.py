@@ -5,6 +5,7 @@ in Python over images and boxes) for boxes inside the image, in one pass of
 tensor ops: tested equal in ``tests/test_models/test_targets.py``, timed in
 ``tools/benchmark/bench_targets.py``.
 """
+import math
 from typing import List, Tuple
 
 import torch
@@ -160,3 +161,207 @@ def centernet_targets(gt_bboxes: List[Tensor],
         offset=offset.view(batch_size, 2, feat_h, feat_w),
         wh_offset_weight=weight.view(batch_size, 2, feat_h, feat_w))
     return targets, avg_factor
+
+
+def _clip_valid_boxes(gt_bboxes: List[Tensor], gt_labels: List[Tensor],
+                      num_classes: int, feat_hw: Tuple[int, int],
+                      input_hw: Tuple[int, int]) -> dict:
+    """Concatenate a batch's boxes, clip them to the input, drop empty ones
+    and unknown labels; sizes and centres in feature cells (as
+    :func:`centernet_targets`)."""
+    device = gt_bboxes[0].device
+    counts = torch.tensor([len(b) for b in gt_bboxes], device=device)
+    boxes = torch.cat(gt_bboxes).float()
+    labels = torch.cat(gt_labels).long()
+    batch_ids = torch.repeat_interleave(
+        torch.arange(len(gt_bboxes), device=device), counts)
+    in_h, in_w = input_hw
+    feat_h, feat_w = feat_hw
+    boxes = torch.stack([
+        boxes[:, 0].clamp(0, in_w), boxes[:, 1].clamp(0, in_h),
+        boxes[:, 2].clamp(0, in_w), boxes[:, 3].clamp(0, in_h)
+    ], 1)
+    ratio = boxes.new_tensor([feat_w / in_w, feat_h / in_h] * 2)
+    feat_boxes = boxes * ratio
+    box_w = feat_boxes[:, 2] - feat_boxes[:, 0]
+    box_h = feat_boxes[:, 3] - feat_boxes[:, 1]
+    # NaN sizes fail both comparisons and are dropped too.
+    valid = (box_w > 0) & (box_h > 0) & (labels >= 0) & (
+        labels < num_classes)
+    feat_boxes, boxes = feat_boxes[valid], boxes[valid]
+    ctr_x = (feat_boxes[:, 0] + feat_boxes[:, 2]) / 2
+    ctr_y = (feat_boxes[:, 1] + feat_boxes[:, 3]) / 2
+    return dict(
+        feat_boxes=feat_boxes,
+        area=(boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]),
+        labels=labels[valid],
+        batch_ids=batch_ids[valid],
+        box_w=box_w[valid],
+        box_h=box_h[valid],
+        ctr_x_int=ctr_x.int().long().clamp(0, feat_w - 1),
+        ctr_y_int=ctr_y.int().long().clamp(0, feat_h - 1))
+
+
+def elliptical_gaussians(ctr_x_int: Tensor, ctr_y_int: Tensor,
+                         radius_x: Tensor, radius_y: Tensor,
+                         feat_hw: Tuple[int, int]
+                         ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Truncated 2D Gaussians of TTFNet (Liu et al. 2020, ``gaussian_2d``)
+    around N centre cells, all at once.
+
+    ``sigma_x = (2 r_x + 1) / 6``, ``sigma_y = (2 r_y + 1) / 6``; cells
+    outside the ``(2 r_x + 1) x (2 r_y + 1)`` window, outside the map, or
+    below ``eps * max`` are dropped.
+
+    Args:
+        ctr_x_int, ctr_y_int (Tensor): (N,) centre cells.
+        radius_x, radius_y (Tensor): (N,) integer radii >= 0, in cells.
+        feat_hw (tuple): (H, W) of the map.
+
+    Returns:
+        tuple: ``box`` (M,) index of the Gaussian of each kept cell, ``xs``,
+        ``ys`` (M,) its cell, ``value`` (M,) in (0, 1], 1 at the centre.
+    """
+    feat_h, feat_w = feat_hw
+    device = ctr_x_int.device
+    max_rx, max_ry = int(radius_x.max()), int(radius_y.max())
+    dy, dx = torch.meshgrid(
+        torch.arange(-max_ry, max_ry + 1, device=device),
+        torch.arange(-max_rx, max_rx + 1, device=device),
+        indexing='ij')
+    dx, dy = dx.reshape(1, -1), dy.reshape(1, -1)
+    rx, ry = radius_x.view(-1, 1), radius_y.view(-1, 1)
+    sigma_x = (2 * rx + 1).float() / 6
+    sigma_y = (2 * ry + 1).float() / 6
+    value = torch.exp(-(dx * dx / (2 * sigma_x * sigma_x) +
+                        dy * dy / (2 * sigma_y * sigma_y)))
+    xs = ctr_x_int.view(-1, 1) + dx
+    ys = ctr_y_int.view(-1, 1) + dy
+    keep = (dx.abs() <= rx) & (dy.abs() <= ry) & (
+        value >= torch.finfo(value.dtype).eps) & (xs >= 0) & (
+            xs < feat_w) & (ys >= 0) & (ys < feat_h)
+    box = torch.arange(len(rx), device=device).view(-1, 1).expand_as(keep)
+    return box[keep], xs[keep], ys[keep], value[keep]
+
+
+def ttf_targets(gt_bboxes: List[Tensor],
+                gt_labels: List[Tensor],
+                num_classes: int,
+                feat_hw: Tuple[int, int],
+                input_hw: Tuple[int, int],
+                alpha: float = 0.54,
+                beta: float = 0.54,
+                heatmap_gaussian: str = 'elliptical',
+                min_overlap: float = 0.3) -> Tuple[dict, int]:
+    """Training targets of a "training-time-friendly" head (TTFNet, Liu et
+    al., AAAI 2020) for a batch, without a per-box loop.
+
+    - ``heatmap``: per class, the max of the boxes' Gaussians at their
+      centre cells; ``'elliptical'``: TTFNet's, radii ``alpha * (w / 2,
+      h / 2)``; ``'circular'``: CenterNet's CornerNet radius
+      (:func:`centernet_targets`).
+    - ``ltrb``: at every cell of the ``beta`` Gaussian around a centre
+      (not only at the centre), the distances from the cell centre
+      (x + 0.5, y + 0.5) to the box's left, top, right and bottom sides
+      (negative only for a box under one cell wide). Where regions overlap, the smaller
+      box wins (TTFNet). A box whose region is one cell (tiny boxes) still
+      regresses at its centre cell.
+    - ``reg_weight``: TTFNet's GIoU weight, ``G(cell) / sum(G) *
+      log(area)`` of the box that owns the cell (``area`` in input pixels,
+      clamped at e so a tiny box still weighs 1); 0 elsewhere.
+
+    Args:
+        gt_bboxes (list[Tensor]): per image (n_i, 4) x1y1x2y2 in input
+            pixels; clipped to the input, empty boxes (zero or NaN size) and
+            labels outside [0, num_classes) give no target.
+        gt_labels (list[Tensor]): per image (n_i,) class indices.
+        num_classes (int): C.
+        feat_hw (tuple): (H, W) of the output maps.
+        input_hw (tuple): (H_in, W_in) of the padded network input.
+        alpha, beta (float): TTFNet's heatmap and regression Gaussian
+            scales (0.54 in the paper).
+        heatmap_gaussian (str): ``'elliptical'`` or ``'circular'``.
+        min_overlap (float): CornerNet radius IoU of ``'circular'``.
+
+    Returns:
+        tuple[dict, int]: ``heatmap`` (B, C, H, W) in [0, 1], ``ltrb``
+        (B, 4, H, W) in feature cells, ``reg_weight`` (B, 1, H, W) >= 0;
+        and ``avg_factor`` = max(1, number of heatmap cells equal to 1).
+    """
+    if heatmap_gaussian not in ('elliptical', 'circular'):
+        raise ValueError("heatmap_gaussian must be 'elliptical' or "
+                         f"'circular', got {heatmap_gaussian!r}")
+    batch_size = len(gt_bboxes)
+    feat_h, feat_w = feat_hw
+    device = gt_bboxes[0].device if batch_size else torch.device('cpu')
+    heatmap = torch.zeros(batch_size * num_classes * feat_h * feat_w,
+                          device=device)
+    ltrb = torch.zeros(batch_size, feat_h * feat_w, 4, device=device)
+    reg_weight = torch.zeros(batch_size * feat_h * feat_w, device=device)
+    num_peaks = 0
+    if batch_size and sum(len(b) for b in gt_bboxes):
+        gt = _clip_valid_boxes(gt_bboxes, gt_labels, num_classes, feat_hw,
+                               input_hw)
+        num_peaks = _ttf_fill(gt, heatmap, ltrb, reg_weight, num_classes,
+                              feat_hw, alpha, beta, heatmap_gaussian,
+                              min_overlap)
+    targets = dict(
+        heatmap=heatmap.view(batch_size, num_classes, feat_h, feat_w),
+        ltrb=ltrb.view(batch_size, feat_h, feat_w,
+                       4).permute(0, 3, 1, 2).contiguous(),
+        reg_weight=reg_weight.view(batch_size, 1, feat_h, feat_w))
+    return targets, max(1, num_peaks)
+
+
+def _ttf_fill(gt: dict, heatmap: Tensor, ltrb: Tensor, reg_weight: Tensor,
+              num_classes: int, feat_hw: Tuple[int, int], alpha: float,
+              beta: float, heatmap_gaussian: str, min_overlap: float) -> int:
+    """Scatter the valid boxes ``gt`` (:func:`_clip_valid_boxes`) into the
+    flat target buffers of :func:`ttf_targets`; returns the peak count."""
+    num_boxes = len(gt['labels'])
+    if num_boxes == 0:
+        return 0
+    feat_h, feat_w = feat_hw
+    box_w, box_h = gt['box_w'], gt['box_h']
+    cx, cy, bid = gt['ctr_x_int'], gt['ctr_y_int'], gt['batch_ids']
+
+    # Heatmap: per-class max of the boxes' Gaussians.
+    if heatmap_gaussian == 'circular':
+        radius_x = gaussian_radius(box_h, box_w, min_overlap).int().clamp(
+            min=0).long()
+        radius_y = radius_x
+    else:
+        radius_x = (alpha * box_w / 2).int().long()
+        radius_y = (alpha * box_h / 2).int().long()
+    box, xs, ys, value = elliptical_gaussians(cx, cy, radius_x, radius_y,
+                                              feat_hw)
+    plane = bid[box] * num_classes + gt['labels'][box]
+    flat = (plane * feat_h + ys) * feat_w + xs
+    heatmap.scatter_reduce_(0, flat, value, reduce='amax', include_self=True)
+    num_peaks = torch.unique(flat[value == 1]).numel()
+
+    # Regression region: the beta Gaussian; the smallest box wins a cell.
+    box, xs, ys, value = elliptical_gaussians(
+        cx, cy, (beta * box_w / 2).int().long(),
+        (beta * box_h / 2).int().long(), feat_hw)
+    slot = (bid[box] * feat_h + ys) * feat_w + xs
+    rank = torch.empty_like(gt['area'], dtype=torch.long)
+    rank[gt['area'].argsort(descending=True, stable=True)] = torch.arange(
+        num_boxes, device=rank.device)
+    winner = torch.full_like(reg_weight, -1, dtype=torch.long)
+    winner.scatter_reduce_(0, slot, rank[box], reduce='amax')
+    win = winner[slot] == rank[box]
+    region_sum = torch.zeros(num_boxes, device=value.device).index_add_(
+        0, box, value)
+    log_area = gt['area'].clamp(min=math.e).log()
+    weight = value / region_sum[box] * log_area[box]
+    fb = gt['feat_boxes'][box]
+    # Anchor at the cell centre (TTFNet: its corner), so that a box of
+    # >= 1 cell always contains the anchor of its centre cell.
+    xs_f, ys_f = xs.float() + 0.5, ys.float() + 0.5
+    dist = torch.stack(
+        [xs_f - fb[:, 0], ys_f - fb[:, 1], fb[:, 2] - xs_f, fb[:, 3] - ys_f],
+        dim=1)
+    ltrb.view(-1, 4)[slot[win]] = dist[win]
+    reg_weight[slot[win]] = weight[win]
+    return num_peaks

@@ -1,0 +1,3 @@
+from .centerx_data_preprocessor import CenterXDataPreprocessor
+
+__all__ = ['CenterXDataPreprocessor']
