@@ -75,6 +75,13 @@ def test_bench_train_step_smoke(capsys):
     # Same weights and batch: the first-step losses agree.
     assert row['first_loss_ours'] == pytest.approx(
         row['first_loss_mmdet'], rel=1e-3)
+    # The fast-training table: every option timed against mmdet fp32.
+    assert [r['variant'] for r in res['fast']] == [
+        'ours fp32, NCHW', 'ours fp32, channels_last',
+        'ours --amp, channels_last', 'ours TTF head --amp, channels_last'
+    ]
+    assert_positive_finite([r['ratio'] for r in res['fast']])
+    assert res['fast'][0]['autocast'] == '-'
     assert '| 32 | 2 | 2 |' in capsys.readouterr().out
     assert torch.get_num_threads() == threads  # --threads 1 was undone
 

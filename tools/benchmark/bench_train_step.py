@@ -13,6 +13,16 @@ so both sides do the same work.
     flock /tmp/centerx_cpu.lock python tools/benchmark/bench_train_step.py
 
 Goal (issue 2): time ratio ours / mmdet <= 1.0.
+
+A second table (issue 10, fast training) times our training-speed options
+against the same mmdet fp32 step, interleaved in one run: ours in fp32
+without and with ``channels_last`` (``CenterXDataPreprocessor``), ours with
+``--amp`` (``AmpOptimWrapper``: bf16 autocast on a CPU with bf16
+instructions) + ``channels_last``, and the TTF head (``CenterXTTFHead``)
+with ``--amp``. mmdet cannot use ``--amp`` on a CPU, so its fp32 step is the
+reference. Goal: ours ``--amp`` / mmdet fp32 <= 0.5 at R18, 256 px, batch 16:
+
+    python tools/benchmark/bench_train_step.py --settings 256x4x16
 """
 import argparse
 import copy
@@ -27,7 +37,9 @@ from _common import (REPO, command_line,  # noqa: E402
                      markdown_table, random_boxes, torch_threads)
 
 GOAL = 1.0
+FAST_GOAL = 0.5  # issue 10: ours --amp / mmdet fp32
 OUR_CONFIG = 'configs/_base_/models/centerx_r18.py'
+TTF_CONFIG = 'configs/_base_/models/centerx_r18w32_ttf.py'  # its head
 # Our schedule's optimizer (configs/_base_/schedules/schedule_shapes_3k.py),
 # used for both models.
 OPTIM_WRAPPER = dict(
@@ -51,6 +63,9 @@ def parse_args(argv=None):
                         help='repeats of the head-only timing')
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--no-fast', action='store_true',
+        help='skip the fast-training table (fp32/channels_last/--amp/TTF)')
     parser.add_argument(
         '--threads', type=int, default=None,
         help='torch threads for both sides (default: torch\'s default)')
@@ -87,6 +102,42 @@ def build_models(num_classes: int, depth: int):
         ours = MODELS.build(ours_cfg)
     ours.load_state_dict(theirs.state_dict())  # strict: same names
     return ours, theirs
+
+
+def fast_variants(ours, num_classes: int):
+    """Our training-speed options (issue 10), each ``(model, optim_wrapper
+    cfg)``: models share ``ours``' weights (the TTF head its backbone and
+    neck)."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from centerx_mm.registry import MODELS
+    amp = dict(copy.deepcopy(OPTIM_WRAPPER), type='AmpOptimWrapper')
+
+    def variant(channels_last: bool, ttf: bool = False):
+        model = copy.deepcopy(ours)
+        if ttf:
+            cfg = Config.fromfile(osp.join(REPO, OUR_CONFIG)).model
+            head = Config.fromfile(osp.join(REPO, TTF_CONFIG)).model.bbox_head
+            cfg.bbox_head = dict(head, num_classes=num_classes,
+                                 in_channels=cfg.bbox_head.in_channels,
+                                 feat_channels=cfg.bbox_head.feat_channels)
+            cfg.backbone.depth = ours.backbone.depth
+            cfg.neck.in_channels = 512 if ours.backbone.depth < 50 else 2048
+            with DefaultScope.overwrite_default_scope('centerx_mm'):
+                model = MODELS.build(cfg)
+            model.init_weights()
+            model.backbone.load_state_dict(ours.backbone.state_dict())
+            model.neck.load_state_dict(ours.neck.state_dict())
+        model.data_preprocessor.channels_last = channels_last
+        return model.train()
+
+    return {
+        'ours fp32, NCHW': (variant(False), OPTIM_WRAPPER),
+        'ours fp32, channels_last': (variant(True), OPTIM_WRAPPER),
+        'ours --amp, channels_last': (variant(True), amp),
+        'ours TTF head --amp, channels_last': (variant(True, ttf=True), amp),
+    }
 
 
 def make_batch(gen, batch, size, num_classes, num_boxes):
@@ -184,8 +235,13 @@ def _run(args, argv):
                 ours=lambda: head_step(ours, feats, pre['data_samples']),
                 mmdet=lambda: head_step(theirs, feats, pre['data_samples'])),
             args.head_repeats, args.warmup)
+        fast = []
+        if not args.no_fast:
+            fast = fast_rows(args, ours, theirs, optim_theirs, data,
+                             num_classes)
         rows.append(
             dict(
+                fast=fast,
                 input=size,
                 classes=num_classes,
                 batch=batch,
@@ -218,7 +274,50 @@ def _run(args, argv):
               r['head_mmdet_ms'], r['head_ratio'],
               f"{r['first_loss_ours']:.4f} / {r['first_loss_mmdet']:.4f}"]
              for r in rows]))
-    return dict(rows=rows, command=command, goal=GOAL)
+    fast = [dict(r, input=row['input'], classes=row['classes'],
+                 batch=row['batch']) for row in rows for r in row['fast']]
+    if fast:
+        print(f'\nFast-training options (issue 10): the same train_step '
+              f'timed against mmdet\'s fp32 step, all interleaved in one '
+              f'run, median of {args.repeats}. bf16 = AmpOptimWrapper '
+              'autocast on this CPU (fp32 where it has no bf16 '
+              'instructions).\n')
+        print(
+            markdown_table(
+                ['input', 'classes', 'batch', 'variant', 'autocast', 'ms',
+                 'mmdet fp32 ms', 'ratio', f'goal <= {FAST_GOAL} (--amp)'],
+                [[r['input'], r['classes'], r['batch'], r['variant'],
+                  r['autocast'], r['ms'], r['mmdet_ms'], r['ratio'],
+                  ('met' if r['ratio'] <= FAST_GOAL else 'NOT met')
+                  if r['variant'] == 'ours --amp, channels_last' else '']
+                 for r in fast]))
+    return dict(rows=rows, fast=fast, command=command, goal=GOAL,
+                fast_goal=FAST_GOAL)
+
+
+def fast_rows(args, ours, theirs, optim_theirs, data, num_classes):
+    """Time :func:`fast_variants` and mmdet's fp32 step, interleaved."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    fns, autocast = {}, {}
+    with DefaultScope.overwrite_default_scope('centerx_mm'):
+        for name, (model, wrapper_cfg) in fast_variants(
+                ours, num_classes).items():
+            wrapper = build_optim_wrapper(model, copy.deepcopy(wrapper_cfg))
+            batch = copy.deepcopy(data)
+            fns[name] = (lambda m=model, w=wrapper, b=batch: m.train_step(
+                b, w))
+            dtype = getattr(wrapper, 'cast_dtype', None)
+            autocast[name] = str(dtype).replace('torch.', '') \
+                if dtype is not None else '-'
+    batch_theirs = copy.deepcopy(data)
+    fns['mmdet fp32'] = lambda: theirs.train_step(batch_theirs, optim_theirs)
+    ms = interleaved_median_ms(fns, args.repeats, args.warmup)
+    return [
+        dict(variant=name, autocast=autocast[name], ms=ms[name],
+             mmdet_ms=ms['mmdet fp32'], ratio=ms[name] / ms['mmdet fp32'])
+        for name in autocast
+    ]
 
 
 if __name__ == '__main__':
