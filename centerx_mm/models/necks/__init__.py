@@ -1,0 +1,3 @@
+from .ct_resnet_shortcut_neck import CTResNetShortcutNeck
+
+__all__ = ['CTResNetShortcutNeck']
