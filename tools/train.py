@@ -1,6 +1,7 @@
 """Train a centerx_mm model.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+                          [--auto-scale-lr] [--tensorboard]
                           [--cfg-options key=value ...]
     bash tools/dist_train.sh CONFIG NGPUS [args]   # DDP through torchrun
 
@@ -32,6 +33,16 @@ def parse_args(argv=None):
         'checkpoint in the work dir')
     parser.add_argument(
         '--amp', action='store_true', help='mixed precision (GPU)')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the LR by (GPUs x batch size) / '
+        'auto_scale_lr.base_batch_size, as mmdet')
+    parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also log to TensorBoard (event files under '
+        'WORK_DIR/<timestamp>/vis_data; tensorboard --logdir WORK_DIR)')
     add_run_args(parser)
     return export_local_rank(parser.parse_args(argv))
 
@@ -43,6 +54,19 @@ def main(argv=None):
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
+            raise ValueError(
+                f'--auto-scale-lr: {args.config} has no '
+                'auto_scale_lr.base_batch_size (the total batch size its LR '
+                'is meant for), e.g. auto_scale_lr = dict(enable=False, '
+                'base_batch_size=16)')
+        cfg.auto_scale_lr.enable = True
+    if args.tensorboard:
+        backends = cfg.visualizer.setdefault('vis_backends', [])
+        if not any(b.get('type') == 'TensorboardVisBackend'
+                   for b in backends):
+            backends.append(dict(type='TensorboardVisBackend'))
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
