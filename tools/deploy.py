@@ -2,6 +2,7 @@
 
     python tools/deploy.py DEPLOY_CFG MODEL_CFG CHECKPOINT IMG
         --work-dir DIR [--device cpu] [--test] [--test-out metrics.json]
+        [--dump-info]
 
 DEPLOY_CFG is one of ``configs/deploy/`` (they set
 ``codebase_config.module=['centerx_mm.deploy']``: our head rewriter and the
@@ -15,6 +16,10 @@ and ``labels`` [B, K]), then:
 - TensorRT: checks the graph against the ONNX-TensorRT 8.6/10.1 operator
   tables; builds ``DIR/end2end.engine`` when TensorRT and a GPU are there
   (``--device cuda:0``), otherwise says so and stops after the ONNX file.
+
+``--dump-info`` also writes mmdeploy's SDK files (``deploy.json``,
+``pipeline.json``, ``detail.json``) into DIR, as mmdeploy's
+``tools/deploy.py --dump-info``.
 """
 import argparse
 import importlib.util
@@ -37,6 +42,9 @@ def parse_args(argv=None):
         '--test', action='store_true',
         help='evaluate the backend model on the test set (ONNX Runtime)')
     parser.add_argument('--test-out', help='write the report (json)')
+    parser.add_argument(
+        '--dump-info', action='store_true',
+        help="write mmdeploy's SDK files (deploy/pipeline/detail.json)")
     return parser.parse_args(argv)
 
 
@@ -73,6 +81,19 @@ def main(argv=None):
     check_standard_onnx(onnx.load(onnx_file))
     print(f'saved {onnx_file}')
     report = {'onnx': onnx_file}
+    if args.dump_info:
+        import copy
+
+        from mmdeploy.backend.sdk.export_info import export2SDK
+
+        # copies: export2SDK rewrites the pipeline into SDK transforms
+        export2SDK(copy.deepcopy(deploy_cfg), copy.deepcopy(model_cfg),
+                   args.work_dir, pth=args.checkpoint, device=args.device)
+        report['sdk_files'] = [
+            osp.join(args.work_dir, f)
+            for f in ('deploy.json', 'pipeline.json', 'detail.json')
+        ]
+        print(f'saved {", ".join(report["sdk_files"])}')
 
     if backend == 'tensorrt':
         from centerx_mm.deploy.trt_check import check_tensorrt_graph

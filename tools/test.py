@@ -1,7 +1,12 @@
 """Evaluate a checkpoint (COCO mAP through mmdet's CocoMetric).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out preds.pkl]
-                         [--show-dir DIR] [--cfg-options key=value ...]
+                         [--show-dir DIR] [--tta] [--cfg-options key=value ...]
+    bash tools/dist_test.sh CONFIG CHECKPOINT NGPUS [args]
+
+``--tta``: flip test-time augmentation with the config's ``tta_model`` and
+``tta_pipeline`` (mmdet's ``DetTTAModel``, as mmdet's CenterNet).
+A relative ``--show-dir`` goes under WORK_DIR/<timestamp>/, as in mmdet.
 
 A checkpoint from a distillation run works with the student's plain config.
 """
@@ -11,6 +16,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from mmengine.config import ConfigDict  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from centerx_mm.utils import register_all_modules  # noqa: E402
@@ -26,10 +32,17 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out', help='dump predictions to a pickle file (*.pkl)')
     parser.add_argument(
-        '--show-dir', help='save images with drawn predictions here')
+        '--show-dir',
+        help='save images with drawn predictions here (a relative path '
+        'goes under WORK_DIR/<timestamp>/)')
     parser.add_argument(
         '--score-thr', type=float, default=0.3,
         help='score threshold for --show-dir drawings')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='flip test-time augmentation (tta_model + tta_pipeline of the '
+        'config)')
     add_run_args(parser)
     return export_local_rank(parser.parse_args(argv))
 
@@ -45,8 +58,19 @@ def main(argv=None):
     if args.show_dir:
         vis = cfg.default_hooks.visualization
         vis.draw = True
-        vis.test_out_dir = osp.abspath(args.show_dir)
+        # DetVisualizationHook joins it to WORK_DIR/<timestamp>; an absolute
+        # path stays as it is.
+        vis.test_out_dir = args.show_dir
         vis.score_thr = args.score_thr
+    if args.tta:
+        missing = [k for k in ('tta_model', 'tta_pipeline') if not cfg.get(k)]
+        if missing:
+            raise ValueError(
+                f'--tta: {args.config} has no {" / ".join(missing)} (see '
+                'configs/_base_/default_runtime.py and '
+                'configs/_base_/datasets/shapes.py)')
+        cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
     if args.out:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--out must end with .pkl: {args.out}')
@@ -58,6 +82,9 @@ def main(argv=None):
 
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
+    if args.show_dir:
+        print('drawings saved in ' + osp.join(runner.work_dir,
+                                              runner.timestamp, args.show_dir))
     return metrics
 
 

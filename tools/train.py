@@ -1,6 +1,7 @@
 """Train a centerx_mm model.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+                          [--auto-scale-lr] [--tensorboard]
                           [--cfg-options key=value ...]
     bash tools/dist_train.sh CONFIG NGPUS [args]   # DDP through torchrun
 
@@ -35,6 +36,16 @@ def parse_args(argv=None):
         action='store_true',
         help='mixed precision: fp16 on a GPU, bf16 on a CPU with bf16 '
         'instructions (AVX512-BF16/AMX), else fp32 with a warning')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the LR by (GPUs x batch size) / '
+        'auto_scale_lr.base_batch_size, as mmdet')
+    parser.add_argument(
+        '--tensorboard',
+        action='store_true',
+        help='also log to TensorBoard (event files under '
+        'WORK_DIR/<timestamp>/vis_data; tensorboard --logdir WORK_DIR)')
     add_run_args(parser)
     return export_local_rank(parser.parse_args(argv))
 
@@ -63,6 +74,19 @@ def main(argv=None):
     cfg = load_config(args.config, args.cfg_options)
     if args.amp:
         enable_amp(cfg)
+    if args.auto_scale_lr:
+        if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
+            raise ValueError(
+                f'--auto-scale-lr: {args.config} has no '
+                'auto_scale_lr.base_batch_size (the total batch size its LR '
+                'is meant for), e.g. auto_scale_lr = dict(enable=False, '
+                'base_batch_size=16)')
+        cfg.auto_scale_lr.enable = True
+    if args.tensorboard:
+        backends = cfg.visualizer.setdefault('vis_backends', [])
+        if not any(b.get('type') == 'TensorboardVisBackend'
+                   for b in backends):
+            backends.append(dict(type='TensorboardVisBackend'))
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -22,7 +22,8 @@ OUTPUT_NAMES = {
     'sparse': ('heatmap', 'wh', 'offset'),
     'raw': ('heatmap_logits', 'wh', 'offset'),
 }
-#: input formats: what the graph's ``image`` input holds.
+#: input formats: what the graph's ``input`` holds (the input is named
+#: ``input``, as in mmdeploy's graphs, so one name serves both exports).
 INPUT_FORMATS = ('normalized', 'uint8', 'float')
 STANDARD_DOMAINS = ('', 'ai.onnx')
 
@@ -243,7 +244,7 @@ def export_onnx(detector: nn.Module,
     if dynamic:
         spatial = dynamic != 'batch'
         dynamic_axes = {
-            'image': {0: 'batch', 2: 'height', 3: 'width'} if spatial else {
+            'input': {0: 'batch', 2: 'height', 3: 'width'} if spatial else {
                 0: 'batch'}
         }
         for name in output_names:
@@ -258,7 +259,7 @@ def export_onnx(detector: nn.Module,
             wrapper, (example, ),
             out_file,
             dynamo=False,
-            input_names=['image'],
+            input_names=['input'],
             output_names=output_names,
             opset_version=opset,
             dynamic_axes=dynamic_axes,

@@ -38,7 +38,60 @@ def load_config(path: str, cfg_options=None) -> Config:
     cfg = Config.fromfile(path)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    check_input_scale(cfg, path)
     return cfg
+
+
+def _pipeline_sizes(transforms) -> set:
+    """(w, h) of every ``scale``/``crop_size`` in a pipeline, also inside
+    ``TestTimeAug``'s nested lists."""
+    sizes = set()
+    for t in transforms or []:
+        if isinstance(t, (list, tuple)):
+            sizes |= _pipeline_sizes(t)
+        elif isinstance(t, dict):
+            for key in ('scale', 'crop_size'):
+                v = t.get(key)
+                if isinstance(v, (list, tuple)) and len(v) == 2 and all(
+                        isinstance(x, (int, float)) for x in v):
+                    sizes.add(tuple(int(x) for x in v))
+            sizes |= _pipeline_sizes(t.get('transforms'))
+    return sizes
+
+
+def check_input_scale(cfg: Config, path: str = 'config') -> None:
+    """A top-level ``img_scale`` must be the size the pipelines resize or
+    crop to. A child config that sets ``img_scale`` changes nothing in the
+    pipelines its base already built, so the model would quietly train at
+    the base's size: refuse that, naming both sizes.
+
+    Raises:
+        ValueError: a dataloader's pipeline uses sizes that do not include
+            ``img_scale``.
+    """
+    scale = cfg.get('img_scale')
+    if not (isinstance(scale, (list, tuple)) and len(scale) == 2):
+        return
+    scale = tuple(int(x) for x in scale)
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        stack, sizes = [(cfg.get(name) or {}).get('dataset')], set()
+        while stack:
+            ds = stack.pop()
+            if isinstance(ds, (list, tuple)):
+                stack.extend(ds)
+            elif isinstance(ds, dict):
+                sizes |= _pipeline_sizes(ds.get('pipeline'))
+                stack.extend(ds.get(k) for k in ('dataset', 'datasets')
+                             if ds.get(k) is not None)
+        if sizes and scale not in sizes:
+            raise ValueError(
+                f'{path}: img_scale={scale} but the {name} pipeline '
+                f'resizes/crops to {sorted(sizes)}. The pipelines were built '
+                'where they are defined, from the img_scale there; setting '
+                'img_scale in a child config does not rebuild them. Set the '
+                'size in the config that defines the pipelines (copy '
+                'configs/centerx/centerx_r18_own_data.py and edit its '
+                'img_scale line), or redefine the pipelines too.')
 
 
 def setup_run(cfg: Config, config_path: str, work_dir=None,
@@ -67,3 +120,30 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> None:
         type='MMDistributedDataParallel')
     wrapper.setdefault('device_ids', None)
     cfg.model_wrapper_cfg = wrapper
+
+
+def mmdet_tool_path(relpath: str) -> str:
+    """Path of one of mmdet's own tools (``tools/<relpath>``), which the mmdet
+    package ships under ``mmdet/.mim/tools``."""
+    import mmdet
+    path = osp.join(osp.dirname(mmdet.__file__), '.mim', 'tools', relpath)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f"mmdet's tools/{relpath} not found at {path}: this mmdet "
+            'install has no .mim/tools (install the mmdet wheel from PyPI, '
+            'or run tools/ of an mmdet 3.3 checkout)')
+    return path
+
+
+def run_mmdet_tool(relpath: str) -> None:
+    """Run mmdet's ``tools/<relpath>`` as ``__main__`` with this process's
+    arguments: the same command line as mmdet's tool, on our configs."""
+    import runpy
+    import sys
+
+    from centerx_mm.utils import register_all_modules
+    path = mmdet_tool_path(relpath)
+    # mmdet's tools set the config's default_scope themselves
+    register_all_modules(init_default_scope=False)
+    sys.path.insert(0, osp.dirname(path))
+    runpy.run_path(path, run_name='__main__')

@@ -1,4 +1,10 @@
 default_scope = 'centerx_mm'
+# Imported by Config.fromfile: sets up our registries (whose `locations`
+# import the modules) and the weights-only checkpoint loader, so mmdet's and
+# mmdeploy's tools and DetInferencer(scope='centerx_mm') work on these configs
+# without any wrapper.
+custom_imports = dict(
+    imports=['centerx_mm.registry'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
@@ -9,8 +15,13 @@ default_hooks = dict(
     checkpoint=dict(
         type='CheckpointHook', interval=100, by_epoch=False, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
-custom_hooks = [dict(type='NumClassesCheckHook')]
+    visualization=dict(type='DetVisualizationHook'),
+    # Here, not in custom_hooks: a config that sets its own custom_hooks
+    # (e.g. [dict(type='AdaptiveLossHook', ...)]) replaces that whole list
+    # and would silently drop the check. Only `num_classes_check=None` (or
+    # default_hooks with _delete_=True) switches it off.
+    num_classes_check=dict(type='NumClassesCheckHook'))
+custom_hooks = []
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -18,6 +29,11 @@ env_cfg = dict(
     # tools/train.py switches nccl to gloo when there is no GPU.
     dist_cfg=dict(backend='nccl'))
 
+# TensorBoard: `tools/train.py --tensorboard`, or in a config
+#   vis_backends = [dict(type='LocalVisBackend'),
+#                   dict(type='TensorboardVisBackend')]
+#   visualizer = dict(vis_backends=vis_backends)
+# then `tensorboard --logdir WORK_DIR` (event files in <timestamp>/vis_data).
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(
     type='DetLocalVisualizer',
@@ -25,6 +41,13 @@ visualizer = dict(
     name='visualizer',
     line_width=1)
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=False)
+
+# Flip test-time augmentation, used by `tools/test.py --tta` with the dataset
+# config's `tta_pipeline`: mmdet's DetTTAModel (as mmdet's CenterNet) merges
+# the detections of the image and of its mirror (flipped back) with NMS.
+tta_model = dict(
+    type='DetTTAModel',
+    tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
 
 log_level = 'INFO'
 load_from = None

@@ -3,7 +3,6 @@
 # fixed target value; the cosine LR shapes the step size.
 _base_ = './centerx_r18_1k_cosine_shapes.py'
 custom_hooks = [
-    dict(type='NumClassesCheckHook'),
     dict(
         type='AdaptiveLossHook',
         # Targets = the plain run's loss values around mid-training, so the

@@ -11,7 +11,9 @@ _base_ = ['./centerx_r18_1k_shapes.py']
 model = dict(
     type='CenterXDistiller',
     classes=_base_.metainfo.classes,  # student classes, matched by name
-    teacher_config='configs/centerx/centerx_r50_2k_shapes.py',
+    # {{fileDirname}}: this file's folder (mmengine predefined variable), so
+    # the teacher config is found from any working directory
+    teacher_config='{{fileDirname}}/centerx_r50_2k_shapes.py',
     teacher_ckpt='work_dirs/centerx_r50_2k_shapes/iter_2000.pth',
     use_gt=True,
     # prob: MSE on sigmoid scores, as the original code (logits mode gives

@@ -20,7 +20,6 @@ param_scheduler = [
 ]
 randomness = dict(seed=0)
 custom_hooks = [
-    dict(type='NumClassesCheckHook'),
     dict(
         type='AdaptiveLossHook',
         # GT terms as centerx_r18_1k_cosine_adaptive_shapes.py; KD terms with

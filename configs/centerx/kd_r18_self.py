@@ -5,5 +5,5 @@
 #   python tools/train.py configs/centerx/kd_r18_self.py
 _base_ = ['./kd_r18.py']
 model = dict(
-    teacher_config='configs/centerx/centerx_r18_1k_shapes.py',
+    teacher_config='{{fileDirname}}/centerx_r18_1k_shapes.py',
     teacher_ckpt='work_dirs/centerx_r18_1k_shapes/iter_1000.pth')

@@ -14,13 +14,15 @@ _base_ = ['./mt_r18_ignore_unlabelled_shapes.py']
 model = dict(
     type='MultiTeacherDistiller',
     classes=_base_.metainfo.classes,  # teachers are mapped onto these by name
+    # {{fileDirname}}: this file's folder, so the teacher configs are found
+    # from any working directory (checkpoints: relative to it, as work_dirs)
     teachers=[
         dict(
-            config='configs/centerx/mt_teacher_a_r50_shapes.py',
+            config='{{fileDirname}}/mt_teacher_a_r50_shapes.py',
             checkpoint='work_dirs/mt_teacher_a_r50_shapes/iter_2000.pth',
             classes=('ring', 'star')),
         dict(
-            config='configs/centerx/mt_teacher_b_r50_shapes.py',
+            config='{{fileDirname}}/mt_teacher_b_r50_shapes.py',
             checkpoint='work_dirs/mt_teacher_b_r50_shapes/iter_2000.pth',
             classes=('cross', 'triangle')),
     ],

@@ -88,7 +88,7 @@ def test_onnx_input_shape_that_does_not_fit(static_onnx):
     det = ONNXRuntimeDetector(static_onnx)
     assert det.input_bhw == (1, 128, 128)
     with pytest.raises(RuntimeInputError,
-                       match=r"\(1, 3, 96, 128\) does not fit input 'image' "
+                       match=r"\(1, 3, 96, 128\) does not fit input 'input' "
                        r'\[1, 3, 128, 128\]'):
         det.infer(np.zeros((1, 3, 96, 128), np.float32))
     with pytest.raises(RuntimeInputError, match='dtype uint8 does not fit'):

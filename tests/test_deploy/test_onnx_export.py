@@ -16,7 +16,7 @@ from centerx_mm.models.utils.decode import (centerx_decode, centerx_peaks,
 
 def run(onnx_file, x):
     sess = ort.InferenceSession(onnx_file, providers=['CPUExecutionProvider'])
-    return sess.run(None, {'image': x})
+    return sess.run(None, {'input': x})
 
 
 def test_match_dets_tolerates_only_near_tie_swaps():

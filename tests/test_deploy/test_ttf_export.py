@@ -51,7 +51,7 @@ def tiny_ttf(tiny, tmp_path_factory):
 
 def run(onnx_file, x):
     sess = ort.InferenceSession(onnx_file, providers=['CPUExecutionProvider'])
-    return sess.run(None, {'image': x})
+    return sess.run(None, {'input': x})
 
 
 def test_ttf_dets_graph_matches_pytorch(tiny_ttf, tmp_path):

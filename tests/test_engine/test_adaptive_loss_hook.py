@@ -516,7 +516,7 @@ def test_centerx_end_to_end_with_adaptive_config(tmp_path):
     runner = Runner.from_cfg(cfg)
     runner.train()
     hub = runner.message_hub
-    targets = cfg.custom_hooks[1].targets
+    targets = cfg.custom_hooks[0].targets
     for name, target in targets.items():
         assert hub.get_scalar(f'train/{name}').current() == pytest.approx(
             target, rel=1e-4)

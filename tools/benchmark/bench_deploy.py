@@ -218,7 +218,7 @@ def main(argv=None):
             pytorch=lambda: torch_det(imgs),
             ort_ours=lambda: ours(imgs),
             ort_mmdet=mmdet_e2e,
-            net_ours=lambda: ours.session.run(None, {'image': u8}),
+            net_ours=lambda: ours.session.run(None, {'input': u8}),
             net_mmdet=lambda: mm_sess.run(None, {'input': f32}),
             decode_ours=lambda: dec_sess.run(None, dec_in),
         )

@@ -13,27 +13,32 @@ class ImageLoadError(IOError):
     """An image file is missing or cannot be decoded."""
 
 
-@TRANSFORMS.register_module()
+# Registered as ``LoadImageFromFile`` in the centerx_mm scope, the type name
+# that mmdet's DetInferencer and mmdeploy's SDK export look for as the first
+# test transform; ``SafeLoadImageFromFile`` stays as an alias for old configs.
+@TRANSFORMS.register_module(
+    name=['LoadImageFromFile', 'SafeLoadImageFromFile'])
 class SafeLoadImageFromFile(LoadImageFromFile):
     """mmcv ``LoadImageFromFile`` whose errors name the file.
 
     A missing, unreadable or corrupt (undecodable) image raises
     :class:`ImageLoadError` with the path, instead of a cv2/NoneType
-    traceback. With ``skip_bad=True`` the sample is skipped instead (the
-    dataset then draws another one; training only: mmengine refuses ``None``
-    at test time) and each skip is logged with a running count.
+    traceback. With ``skip_bad=True`` (or mmcv's ``ignore_empty=True``) the
+    sample is skipped instead (the dataset then draws another one; training
+    only: mmengine refuses ``None`` at test time) and each skip is logged with
+    a running count. Otherwise the same arguments and results as mmcv's.
     """
 
     def __init__(self, *args, skip_bad: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.skip_bad = skip_bad
+        self.skip_bad = skip_bad or self.ignore_empty
         self.num_skipped = 0
 
     def _bad(self, filename: str, reason: str) -> Optional[dict]:
         if not self.skip_bad:
             raise ImageLoadError(
                 f'cannot load image {filename}: {reason} (set skip_bad=True '
-                'in SafeLoadImageFromFile to skip such training samples)')
+                'in LoadImageFromFile to skip such training samples)')
         self.num_skipped += 1
         print_log(
             f'skipped bad image {filename}: {reason} '
@@ -45,7 +50,12 @@ class SafeLoadImageFromFile(LoadImageFromFile):
     def transform(self, results: dict) -> Optional[dict]:
         filename = results['img_path']
         try:
-            img_bytes = fileio.get(filename, backend_args=self.backend_args)
+            if self.file_client_args is not None:  # mmcv's deprecated path
+                img_bytes = fileio.FileClient.infer_client(
+                    self.file_client_args, filename).get(filename)
+            else:
+                img_bytes = fileio.get(
+                    filename, backend_args=self.backend_args)
         except FileNotFoundError:
             return self._bad(filename, 'file not found')
         except OSError as err:

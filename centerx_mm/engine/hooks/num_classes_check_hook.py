@@ -1,5 +1,5 @@
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 
 from centerx_mm.registry import HOOKS
 
@@ -9,11 +9,19 @@ class NumClassesCheckHook(Hook):
     """Before training/validation/testing, check that the detector's
     ``bbox_head.num_classes`` equals the number of dataset classes, and fail
     with a message naming both (mmdet's ``NumClassCheckHook`` would also
-    inspect teachers, which may legitimately have other classes)."""
+    inspect teachers, which may legitimately have other classes).
+
+    ``configs/_base_/default_runtime.py`` registers it in ``default_hooks``
+    (key ``num_classes_check``), so a config's own ``custom_hooks`` list does
+    not drop it.
+    """
 
     def _check(self, runner, dataloader, phase: str) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = runner.model
+        # DDP wrappers and the TTA model (tools/test.py --tta) hold the
+        # detector in `.module`
+        while is_model_wrapper(model) or isinstance(model, BaseTTAModel):
+            model = model.module
         head = getattr(model, 'bbox_head', None)
         dataset = getattr(dataloader, 'dataset', None)
         classes = getattr(dataset, 'metainfo', {}).get('classes')

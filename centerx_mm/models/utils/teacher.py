@@ -2,6 +2,7 @@
 checkpoint, map its classes onto the student's by name, check that it sees
 the student's input the same way (design notes, "模型蒸馏"/"多模型蒸馏")."""
 import copy
+import os
 import os.path as osp
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
@@ -149,8 +150,11 @@ def load_teacher(config: Optional[str],
                 "teacher's config file and checkpoint, e.g. --cfg-options "
                 f'{field}=PATH')
     if not osp.isfile(config):
+        hint = '' if osp.isabs(config) else (
+            f' (relative to the working directory {os.getcwd()}; write '
+            "'{{fileDirname}}/NAME.py' in a config for its own folder)")
         raise FileNotFoundError(
-            f'{config_field}: teacher config file not found: {config}')
+            f'{config_field}: teacher config file not found: {config}{hint}')
     if not osp.isfile(osp.expanduser(checkpoint)):
         raise FileNotFoundError(
             f'{ckpt_field}: teacher checkpoint not found: {checkpoint} '

@@ -1,11 +1,13 @@
 # COCO 2017 with mmdet's CenterNet augmentation (512 crops). Not run here
-# (no COCO on these machines); the pipeline is mmdet 3.3's CenterNet one with
-# SafeLoadImageFromFile. Layout: data/coco/{annotations,train2017,val2017}.
+# (no COCO on these machines); the pipelines are mmdet 3.3's CenterNet ones
+# (LoadImageFromFile resolves to centerx_mm's loader in our scope: mmcv's,
+# with errors that name the file).
+# Layout: data/coco/{annotations,train2017,val2017}.
 dataset_type = 'CenterXCocoDataset'
 data_root = 'data/coco/'
 
 train_pipeline = [
-    dict(type='SafeLoadImageFromFile'),
+    dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(
         type='PhotoMetricDistortion',
@@ -26,7 +28,7 @@ train_pipeline = [
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='SafeLoadImageFromFile', to_float32=True),
+    dict(type='LoadImageFromFile', to_float32=True),
     dict(
         type='RandomCenterCropPad',
         ratios=None,
@@ -41,6 +43,36 @@ test_pipeline = [
     dict(
         type='PackDetInputs',
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'border'))
+]
+# Flip TTA (tools/test.py --tta), mmdet's configs/centernet/centernet_tta.py:
+# RandomFlip must come before RandomCenterCropPad so that boxes flip back.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', to_float32=True),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='RandomFlip', prob=1.),
+             dict(type='RandomFlip', prob=0.)],
+            [
+                dict(
+                    type='RandomCenterCropPad',
+                    ratios=None,
+                    border=None,
+                    mean=[0, 0, 0],
+                    std=[1, 1, 1],
+                    to_rgb=True,
+                    test_mode=True,
+                    test_pad_mode=['logical_or', 31],
+                    test_pad_add_pix=1),
+            ],
+            [dict(type='LoadAnnotations', with_bbox=True)],
+            [
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                               'flip', 'flip_direction', 'border'))
+            ],
+        ])
 ]
 train_dataloader = dict(
     batch_size=16,
