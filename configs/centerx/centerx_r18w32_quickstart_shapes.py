@@ -1,7 +1,8 @@
-# Quickstart: a half-width CenterX R18 (ResNet-18 depth, base_channels=32,
-# neck 128-64-32, head 32) for 2500 iterations on the embedded shapes
-# dataset: 3-4x cheaper per step than the full-width R18, so it learns
-# the data on a 2-core CPU within the quickstart's time (docs/experiments.md).
+# The quickstart BEFORE the fast-training recipe (kept so that the issue-2
+# rows of docs/experiments.md reproduce; tools/quickstart.sh now trains
+# configs/centerx_ttf/centerx-ttf_r18w32_quickstart_shapes.py): a half-width
+# CenterX R18 (ResNet-18 depth, base_channels=32, neck 128-64-32, head 32)
+# for 2500 iterations on the embedded shapes dataset.
 _base_ = [
     '../_base_/models/centerx_r18w32.py', '../_base_/datasets/shapes.py',
     '../_base_/schedules/schedule_shapes_3k.py',
