@@ -1,1 +1,9 @@
 from .hooks import *  # noqa: F401,F403
+from .hooks import __all__ as _hooks
+from .resume import (ResumeError, check_resumable, find_resume_checkpoint,
+                     resolve_resume)
+
+__all__ = _hooks + [
+    'ResumeError', 'check_resumable', 'find_resume_checkpoint',
+    'resolve_resume'
+]

@@ -6,8 +6,13 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # by_epoch=False: checkpoints every `interval` iterations, so a killed run
     # loses at most that many iterations (`tools/train.py --resume`).
+    # DurableCheckpointHook: atomic writes, old files deleted after the new
+    # one is on disk, strict load_from (partial_load=True to fine-tune).
     checkpoint=dict(
-        type='CheckpointHook', interval=100, by_epoch=False, max_keep_ckpts=3),
+        type='DurableCheckpointHook',
+        interval=100,
+        by_epoch=False,
+        max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 custom_hooks = [dict(type='NumClassesCheckHook')]
