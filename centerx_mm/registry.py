@@ -107,12 +107,3 @@ LOG_PROCESSORS = Registry(
 # (``centerx_decode``, ``centerx_peaks``, ``centerx_sparse``).
 FUNCTIONS = Registry(
     'function', parent=MMENGINE_FUNCTIONS, locations=['centerx_mm.models'])
-
-# Checkpoints written by mmengine hold a HistoryBuffer, which torch >= 2.6's
-# weights_only load refuses: install our allowlisting loader as soon as any
-# tool resolves a module in the centerx_mm scope (mmengine imports this file
-# then), so mmdet's tools/test.py loads our checkpoints unwrapped.
-from centerx_mm.utils.checkpoint import \
-    register_safe_checkpoint_loader  # noqa: E402
-
-register_safe_checkpoint_loader()

@@ -87,3 +87,28 @@ def run_tool(args, timeout=300, check=True, env=None, **kwargs):
         raise AssertionError(f'{args} failed ({proc.returncode}):\n'
                              f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
     return proc
+
+
+class capture_log:
+    """``with capture_log() as lines:`` collects what ``print_log(...,
+    logger='current')`` logs meanwhile (pytest's capsys misses it: the
+    logger's stream handler holds the stream of an earlier test)."""
+
+    def __enter__(self):
+        import logging
+
+        from mmengine.logging import MMLogger
+        lines = []
+
+        class _Handler(logging.Handler):
+
+            def emit(self, record):
+                lines.append(record.getMessage())
+
+        self._logger = MMLogger.get_current_instance()
+        self._handler = _Handler()
+        self._logger.addHandler(self._handler)
+        return lines
+
+    def __exit__(self, *exc):
+        self._logger.removeHandler(self._handler)

@@ -17,9 +17,12 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import cv2  # noqa: E402
 import mmcv  # noqa: E402
-from mmdet.apis import inference_detector, init_detector  # noqa: E402
+from mmdet.apis import inference_detector  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
 
+from centerx_mm.checkpoint import refuse_remote  # noqa: E402
+from centerx_mm.datasets.checks import image_problem  # noqa: E402
+from centerx_mm.models.utils import build_trained_detector  # noqa: E402
 from centerx_mm.registry import VISUALIZERS  # noqa: E402
 from centerx_mm.utils import register_all_modules  # noqa: E402
 from tools.train import load_config  # noqa: E402
@@ -63,19 +66,22 @@ def run_onnxruntime(onnx_file: str, img: str):
 
 def main(argv=None):
     args = parse_args(argv)
+    refuse_remote(args.checkpoint)
     for what, path in (('image', args.img), ('checkpoint', args.checkpoint)):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{what} not found: {path}')
     img = cv2.imread(args.img, cv2.IMREAD_COLOR)  # None if undecodable
     if img is None:
         raise IOError(f'cannot decode image {args.img}')
+    if image_problem(img.shape):
+        raise ValueError(f'{args.img}: {image_problem(img.shape)}')
     img = mmcv.bgr2rgb(img)
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
     if args.backend == 'onnxruntime':
         result, dataset_meta = run_onnxruntime(args.checkpoint, args.img)
     else:
-        model = init_detector(cfg, args.checkpoint, device=args.device)
+        model = build_trained_detector(cfg, args.checkpoint, args.device)
         result = inference_detector(model, args.img)
         dataset_meta = model.dataset_meta
 

@@ -50,6 +50,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from centerx_mm.checkpoint import refuse_remote
+    refuse_remote(args.checkpoint)
     for what, path in (('deploy config', args.deploy_cfg),
                        ('model config', args.model_cfg),
                        ('checkpoint', args.checkpoint), ('image', args.img)):
@@ -66,11 +68,15 @@ def main(argv=None):
     import centerx_mm.deploy  # noqa: F401  (rewriters, shim)
     from centerx_mm.deploy import check_exportable, check_standard_onnx
     from centerx_mm.deploy.compat import cpu_export_for_gpu_backends
-    from centerx_mm.registry import MODELS
+    from centerx_mm.models.utils import (build_trained_detector,
+                                         plain_model_cfg)
     from centerx_mm.utils import register_all_modules
     register_all_modules()
     deploy_cfg, model_cfg = load_config(args.deploy_cfg, args.model_cfg)
-    check_exportable(MODELS.build(model_cfg.model))  # e.g. DCN: name it
+    # No ImageNet init_cfg file needed; mmdeploy loads non-strictly, so the
+    # checkpoint is checked here first (keys, shapes, classes), and DCN.
+    model_cfg.model = plain_model_cfg(model_cfg.model)
+    check_exportable(build_trained_detector(model_cfg, args.checkpoint))
     backend = get_backend(deploy_cfg).value
     onnx_file = osp.join(args.work_dir, get_ir_config(deploy_cfg)['save_file'])
 

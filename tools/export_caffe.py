@@ -38,25 +38,24 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from centerx_mm.checkpoint import refuse_remote
+    refuse_remote(args.checkpoint)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     import numpy as np
-    from mmengine.runner import load_checkpoint
 
     from centerx_mm.apis import OpenCVCaffeDetector, load_image
     from centerx_mm.deploy import deploy_settings
     from centerx_mm.deploy.caffe import (compare_caffe_with_pytorch,
                                          export_caffe)
-    from centerx_mm.registry import MODELS
+    from centerx_mm.models.utils import build_trained_detector
     from centerx_mm.utils import register_all_modules
     from tools.train import load_config
     register_all_modules()
     for img in args.img or []:
         load_image(img)  # clear error before the export
     cfg = load_config(args.config)
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model.eval()
+    model = build_trained_detector(cfg, args.checkpoint)
     prototxt, caffemodel = args.out + '.prototxt', args.out + '.caffemodel'
     runtime = export_caffe(model, deploy_settings(cfg), prototxt, caffemodel,
                            input_hw=args.shape)

@@ -63,20 +63,19 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from centerx_mm.checkpoint import refuse_remote
+    refuse_remote(args.checkpoint)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
-    from mmengine.runner import load_checkpoint
-
     from centerx_mm.deploy import deploy_settings, export_onnx
-    from centerx_mm.registry import MODELS
+    from centerx_mm.models.utils import build_trained_detector
     from centerx_mm.utils import register_all_modules
     from tools.train import load_config
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    model = build_trained_detector(cfg, args.checkpoint)
     meta = export_onnx(
-        model.eval(),
+        model,
         args.out,
         deploy_settings(cfg),
         input_hw=args.shape,

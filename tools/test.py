@@ -8,7 +8,10 @@
 ``tta_pipeline`` (mmdet's ``DetTTAModel``, as mmdet's CenterNet).
 A relative ``--show-dir`` goes under WORK_DIR/<timestamp>/, as in mmdet.
 
-A checkpoint from a distillation run works with the student's plain config.
+A checkpoint from a distillation run works with the student's plain config
+(or the distillation config: its student is built). The checkpoint must fit
+the model exactly (keys, shapes, class names); the config's ImageNet
+``init_cfg`` file is not needed.
 """
 import argparse
 import os.path as osp
@@ -17,8 +20,12 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import ConfigDict  # noqa: E402
+from mmengine.model import is_model_wrapper  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
+from centerx_mm.datasets.checks import check_evaluator_ann_files  # noqa: E402,E501
+from centerx_mm.models.utils import (config_classes,  # noqa: E402
+                                     load_trained_weights, plain_model_cfg)
 from centerx_mm.utils import register_all_modules  # noqa: E402
 from centerx_mm.utils.misc import (add_run_args, export_local_rank,  # noqa: E402,E501
                                    load_config, setup_run)
@@ -49,12 +56,16 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from centerx_mm.checkpoint import refuse_remote
+    refuse_remote(args.checkpoint)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     register_all_modules(init_default_scope=False)
     cfg = load_config(args.config, args.cfg_options)
-    cfg.load_from = args.checkpoint
+    # Loaded below, strictly; no init_cfg (ImageNet file) needed.
+    cfg.load_from = None
     cfg.resume = False
+    cfg.model = plain_model_cfg(cfg.model)
     if args.show_dir:
         vis = cfg.default_hooks.visualization
         vis.draw = True
@@ -79,8 +90,15 @@ def main(argv=None):
         cfg.test_evaluator.append(
             dict(type='DumpDetResults', out_file_path=args.out))
     setup_run(cfg, args.config, args.work_dir, args.launcher)
+    check_evaluator_ann_files(cfg)
 
     runner = Runner.from_cfg(cfg)
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    if args.tta:  # DetTTAModel: the detector is its ``module``
+        model = model.module
+    load_trained_weights(model, args.checkpoint, config_classes(cfg),
+                         model_desc=f'config {args.config}')
     metrics = runner.test()
     if args.show_dir:
         print('drawings saved in ' + osp.join(runner.work_dir,

@@ -15,6 +15,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.runner import Runner  # noqa: E402
 
+from centerx_mm.datasets.checks import check_evaluator_ann_files  # noqa: E402,E501
+from centerx_mm.engine import resolve_resume  # noqa: E402
 from centerx_mm.utils import register_all_modules  # noqa: E402
 from centerx_mm.utils.misc import (add_run_args, export_local_rank,  # noqa: E402,E501
                                    load_config, setup_run)
@@ -29,8 +31,9 @@ def parse_args(argv=None):
         nargs='?',
         type=str,
         const='auto',
-        help='resume from CKPT, or without a value from the latest '
-        'checkpoint in the work dir')
+        help='resume from CKPT, or without a value from the newest '
+        'checkpoint in the work dir that loads (unusable ones are skipped '
+        'and named)')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -91,12 +94,14 @@ def main(argv=None):
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise FileNotFoundError(
-                f'--resume checkpoint not found: {args.resume}')
         cfg.resume = True
         cfg.load_from = args.resume
     setup_run(cfg, args.config, args.work_dir, args.launcher)
+    check_evaluator_ann_files(cfg)
+    if cfg.get('resume'):
+        # newest usable checkpoint, or None (fresh start, said loudly)
+        cfg.load_from = resolve_resume(cfg.get('load_from'), cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
 
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -89,8 +89,10 @@ def evaluate_onnx(cfg,
         all K dets (:func:`match_dets`).
     """
     from mmengine.evaluator import Evaluator
-    from mmengine.runner import Runner, load_checkpoint
+    from mmengine.runner import Runner
 
+    from centerx_mm.models.utils import (build_trained_detector,
+                                         plain_model_cfg)
     from centerx_mm.models.utils.decode import decode_head_outputs
     from centerx_mm.registry import MODELS
     if feed not in ('tensor', 'runtime'):
@@ -106,9 +108,10 @@ def evaluate_onnx(cfg,
             f'{onnx_file}: feed="tensor" needs --input-format normalized '
             '--dynamic (the batch tensors have varying sizes); use '
             'feed="runtime" for this graph')
-    model = MODELS.build(cfg.model).eval()
-    if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu')
+    if checkpoint is not None:  # strict: keys, shapes, classes
+        model = build_trained_detector(cfg, checkpoint)
+    else:  # only its data preprocessor is used
+        model = MODELS.build(plain_model_cfg(cfg.model)).eval()
     loader = Runner.build_dataloader(cfg.test_dataloader)
     evaluators = {'onnx': Evaluator(copy.deepcopy(cfg.test_evaluator))}
     if checkpoint is not None:

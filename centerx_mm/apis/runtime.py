@@ -40,17 +40,41 @@ def load_image(img: ImageLike) -> np.ndarray:
 
 
 def keep_ratio_resize(img: np.ndarray,
-                      scale_wh: Tuple[int, int]) -> Tuple[np.ndarray, dict]:
-    """mmdet ``Resize(scale=(w, h), keep_ratio=True)``: ``mmcv.imrescale``
-    (bilinear), same dtype; meta with ``ori_shape`` (h, w), ``img_shape``
-    (h, w) of the resized image and ``scale_factor`` (sx, sy)."""
+                      scale_wh: Tuple[int, int],
+                      fit_inside: bool = False) -> Tuple[np.ndarray, dict]:
+    """Keep-ratio bilinear resize (``mmcv.imresize``), same dtype; meta with
+    ``ori_shape`` (h, w), ``img_shape`` (h, w) of the resized image and
+    ``scale_factor`` (sx, sy).
+
+    ``fit_inside=False``: mmdet ``Resize(scale=(w, h), keep_ratio=True)``
+    (``mmcv.imrescale``: long side to max(w, h), short side to min(w, h),
+    whatever the orientation), as the PyTorch test pipeline.
+    ``fit_inside=True``: the largest size that fits inside ``(w, h)`` as
+    given: the letterbox of a static input, also a non-square one whatever
+    the image's orientation.
+
+    Raises:
+        RuntimeInputError: a side of the resized image would be 0 px (an
+            extreme aspect ratio such as 4000x1).
+    """
     import mmcv
-    resized = mmcv.imrescale(img, tuple(scale_wh), interpolation='bilinear')
-    h, w = resized.shape[:2]
+    h, w = img.shape[:2]
+    if fit_inside:
+        scale = min(scale_wh[0] / w, scale_wh[1] / h)
+        new_w = min(int(w * scale + 0.5), int(scale_wh[0]))
+        new_h = min(int(h * scale + 0.5), int(scale_wh[1]))
+    else:
+        new_w, new_h = mmcv.rescale_size((w, h), tuple(scale_wh))
+    if min(new_w, new_h) < 1:
+        raise RuntimeInputError(
+            f'image of {w}x{h} px (width x height) would be resized to '
+            f'{new_w}x{new_h} px for the {scale_wh[0]}x{scale_wh[1]} model '
+            'input: its aspect ratio is too extreme')
+    resized = mmcv.imresize(img, (new_w, new_h), interpolation='bilinear')
     return resized, dict(
         ori_shape=img.shape[:2],
-        img_shape=(h, w),
-        scale_factor=(w / img.shape[1], h / img.shape[0]))
+        img_shape=(new_h, new_w),
+        scale_factor=(new_w / w, new_h / h))
 
 
 def rescale_dets(dets: np.ndarray, labels: np.ndarray, meta: dict,
@@ -157,7 +181,8 @@ class _LetterboxDetector:
         fmt = self.settings['input_format']
         static = in_h is not None and in_w is not None
         scale = (in_w, in_h) if static else tuple(self.settings['test_scale'])
-        resized, metas = zip(*(keep_ratio_resize(img, scale) for img in imgs))
+        resized, metas = zip(*(keep_ratio_resize(img, scale, static)
+                               for img in imgs))
         if static:
             batch_hw = (in_h, in_w)
         else:

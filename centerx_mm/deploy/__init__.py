@@ -10,12 +10,14 @@
 """
 import importlib.util
 
-from centerx_mm.utils import register_all_modules
+# mmdeploy builds our model, dataset and hooks by registry type: importing
+# them registers them. Nothing else in the process changes on import (the
+# weights-only checkpoint loader is installed by register_all_modules()).
+import centerx_mm.datasets  # noqa: F401
+import centerx_mm.engine  # noqa: F401
+import centerx_mm.models  # noqa: F401
 from .export import (CenterXExportModel, ExportError, check_exportable,
                      check_standard_onnx, deploy_settings, export_onnx)
-
-# mmdeploy builds our model by its registry type ('CenterX'): register it.
-register_all_modules(init_default_scope=False)
 
 if importlib.util.find_spec('mmdeploy') is not None:
     from . import compat, rewriters  # noqa: F401

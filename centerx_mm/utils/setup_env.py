@@ -7,8 +7,10 @@ from mmengine import DefaultScope
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Register mmdet's and centerx_mm's modules and set the default scope.
 
-    Also installs the ``weights_only`` checkpoint loader
-    (:func:`centerx_mm.utils.register_safe_checkpoint_loader`).
+    Also installs the weights-only checkpoint loader for every mmengine
+    checkpoint load, whatever the scheme
+    (:func:`centerx_mm.checkpoint.install_safe_checkpoint_loader`): this,
+    not an import, is what changes mmengine's behaviour.
 
     Args:
         init_default_scope (bool): Set the default scope to ``centerx_mm`` so
@@ -24,8 +26,8 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import centerx_mm.datasets  # noqa: F401,F403
     import centerx_mm.engine  # noqa: F401,F403
     import centerx_mm.models  # noqa: F401,F403
-    from .checkpoint import register_safe_checkpoint_loader
-    register_safe_checkpoint_loader()
+    from centerx_mm.checkpoint import install_safe_checkpoint_loader
+    install_safe_checkpoint_loader()
 
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None \

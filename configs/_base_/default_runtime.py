@@ -4,7 +4,7 @@ default_scope = 'centerx_mm'
 # mmdeploy's tools and DetInferencer(scope='centerx_mm') work on these configs
 # without any wrapper.
 custom_imports = dict(
-    imports=['centerx_mm.registry'], allow_failed_imports=False)
+    imports=['centerx_mm.mmdet_plugin'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
@@ -12,8 +12,13 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # by_epoch=False: checkpoints every `interval` iterations, so a killed run
     # loses at most that many iterations (`tools/train.py --resume`).
+    # DurableCheckpointHook: atomic writes, old files deleted after the new
+    # one is on disk, strict load_from (partial_load=True to fine-tune).
     checkpoint=dict(
-        type='CheckpointHook', interval=100, by_epoch=False, max_keep_ckpts=3),
+        type='DurableCheckpointHook',
+        interval=100,
+        by_epoch=False,
+        max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'),
     # Here, not in custom_hooks: a config that sets its own custom_hooks

@@ -38,15 +38,20 @@ def test_dcn_export_fails_naming_the_layer(tiny, tmp_path):
 
 
 def test_deploy_tool_refuses_dcn_before_mmdeploy(tiny, tmp_path):
+    import torch
+
+    from centerx_mm.registry import MODELS
     from tools.deploy import main
     cfg = copy.deepcopy(tiny.cfg)
     cfg.model.neck.use_dcn = True
     cfg_file = str(tmp_path / 'dcn_cfg.py')
     cfg.dump(cfg_file)
+    ckpt = str(tmp_path / 'dcn.pth')  # a checkpoint that fits the config
+    torch.save({'state_dict': MODELS.build(cfg.model).state_dict()}, ckpt)
     with pytest.raises(ExportError, match='ModulatedDeformConv2dPack'):
         main([
             osp.join(REPO, 'configs/deploy/centerx_onnxruntime_dynamic.py'),
-            cfg_file, tiny.ckpt, tiny.img, '--work-dir',
+            cfg_file, ckpt, tiny.img, '--work-dir',
             str(tmp_path / 'w')
         ])
 

@@ -49,7 +49,9 @@ def env(tmp_path_factory):
 def test_fresh_process_resolves_mmdet_and_our_modules_in_our_scope():
     """Without register_all_modules: only the scope is set, as mmdet's
     tools do. Before `locations`: 'DetLocalVisualizer is not in the
-    centerx_mm::visualizer registry'."""
+    centerx_mm::visualizer registry'. Resolving modules changes no global
+    state: the weights-only loader is installed only by the configs'
+    `custom_imports` (centerx_mm.mmdet_plugin) or register_all_modules()."""
     code = (
         'from mmengine.registry import init_default_scope\n'
         'from mmdet.registry import HOOKS, TRANSFORMS, VISUALIZERS\n'
@@ -57,13 +59,13 @@ def test_fresh_process_resolves_mmdet_and_our_modules_in_our_scope():
         "vis = VISUALIZERS.build(dict(type='DetLocalVisualizer', name='v'))\n"
         "load = TRANSFORMS.build(dict(type='LoadImageFromFile'))\n"
         "hook = HOOKS.build(dict(type='NumClassesCheckHook'))\n"
-        'from mmengine.runner.checkpoint import CheckpointLoader as C\n'
+        'from centerx_mm.checkpoint import safe_checkpoint_loader_installed\n'
         "print(type(vis).__name__, type(load).__name__, type(hook).__name__,"
-        " C._schemes[''].__module__)\n")
+        " safe_checkpoint_loader_installed())\n")
     out = run_tool(['-c', code])
     assert out.stdout.split() == [
         'DetLocalVisualizer', 'SafeLoadImageFromFile', 'NumClassesCheckHook',
-        'centerx_mm.utils.checkpoint'
+        'False'
     ]
 
 

@@ -7,6 +7,7 @@ from mmengine import fileio
 from mmengine.logging import print_log
 
 from centerx_mm.registry import TRANSFORMS
+from ..checks import image_problem, report_size_mismatch
 
 
 class ImageLoadError(IOError):
@@ -70,6 +71,10 @@ class SafeLoadImageFromFile(LoadImageFromFile):
         if img is None or img.size == 0:
             return self._bad(filename,
                              'corrupt or not an image (decoder returned None)')
+        problem = image_problem(img.shape)
+        if problem:
+            return self._bad(filename, problem)
+        report_size_mismatch(results, img.shape)
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img

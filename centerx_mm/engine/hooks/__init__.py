@@ -1,4 +1,5 @@
 from .adaptive_loss_hook import AdaptiveLossHook
+from .checkpoint_hook import DurableCheckpointHook
 from .num_classes_check_hook import NumClassesCheckHook
 
-__all__ = ['AdaptiveLossHook', 'NumClassesCheckHook']
+__all__ = ['AdaptiveLossHook', 'DurableCheckpointHook', 'NumClassesCheckHook']

@@ -9,10 +9,14 @@ __all__ = [
 from .teacher import (FrozenTeachersMixin, Teacher,  # noqa: E402
                       TeacherConfigError, check_same_output_size,
                       check_same_preprocessing, load_teacher,
-                      map_classes_by_name, plain_model_cfg)
+                      map_classes_by_name)
+from .trained_model import (build_trained_detector,  # noqa: E402
+                            config_classes, load_trained_weights,
+                            plain_model_cfg)
 
 __all__ += [
     'FrozenTeachersMixin', 'Teacher', 'TeacherConfigError', 'load_teacher',
     'map_classes_by_name', 'plain_model_cfg', 'check_same_preprocessing',
-    'check_same_output_size'
+    'check_same_output_size', 'build_trained_detector', 'config_classes',
+    'load_trained_weights'
 ]

@@ -1,14 +1,15 @@
 """Frozen teachers for distillation: build one from its own config file and
 checkpoint, map its classes onto the student's by name, check that it sees
 the student's input the same way (design notes, "模型蒸馏"/"多模型蒸馏")."""
-import copy
 import os
 import os.path as osp
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
+
+from .trained_model import build_trained_detector
 
 
 class TeacherConfigError(ValueError):
@@ -82,66 +83,28 @@ def map_classes_by_name(source: Sequence[str], target: Sequence[str],
     return [source.index(c) for c in target]
 
 
-def _find_classes(cfg) -> Optional[Tuple[str, ...]]:
-    """``metainfo.classes`` of a config: top level, else the first found in
-    ``train_dataloader.dataset`` (also inside dataset wrappers)."""
-    top = cfg.get('metainfo') or {}
-    if top.get('classes'):
-        return tuple(top['classes'])
-    stack = [(cfg.get('train_dataloader') or {}).get('dataset')]
-    while stack:
-        ds = stack.pop(0)
-        if isinstance(ds, (list, tuple)):
-            stack.extend(ds)
-        elif isinstance(ds, dict):
-            classes = (ds.get('metainfo') or {}).get('classes')
-            if classes:
-                return tuple(classes)
-            stack.extend(ds.get(k) for k in ('dataset', 'datasets')
-                         if ds.get(k) is not None)
-    return None
-
-
-def plain_model_cfg(model_cfg: dict) -> dict:
-    """A copy of ``model_cfg`` as a plain detector: a distiller config
-    becomes its student (distillation keys dropped), and backbone/neck
-    ``init_cfg`` are removed (the teacher's checkpoint holds all weights)."""
-    from centerx_mm.registry import MODELS
-    cfg = copy.deepcopy(ConfigDict(model_cfg))
-    cls = MODELS.get(cfg.get('type'))
-    student_type = getattr(cls, 'STUDENT_TYPE', None)
-    if student_type is not None:
-        for key in cls.DISTILL_KEYS:
-            cfg.pop(key, None)
-        cfg['type'] = student_type
-    for part in ('backbone', 'neck'):
-        if isinstance(cfg.get(part), dict):
-            cfg[part].pop('init_cfg', None)
-    cfg.pop('init_cfg', None)
-    return cfg
-
-
 def load_teacher(config: Optional[str],
                  checkpoint: Optional[str],
                  config_field: str = 'model.teacher_config',
                  ckpt_field: str = 'model.teacher_ckpt') -> Teacher:
     """Build the teacher of ``config`` (its ``model``), load ``checkpoint``
-    weights-only and strictly, freeze it.
+    weights-only and strictly (:func:`build_trained_detector`, as the
+    tools do), freeze it.
 
     Classes come from the checkpoint's ``meta.dataset_meta.classes`` (what
     it was trained on), else from the config's dataset ``metainfo``. The
-    checkpoint's tensors become the parameters (``assign=True``): no second
-    copy of the weights stays in memory.
+    checkpoint's tensors become
+    the parameters (``assign=True``): no second copy of the weights stays
+    in memory.
 
     Raises:
-        TeacherConfigError: a field is unset, the checkpoint's keys or shapes
-            do not fit the config, or the classes are unknown or do not
-            match the head; FileNotFoundError: a file is missing. Messages
-            name the field and the file.
+        TeacherConfigError: a field is unset, the checkpoint's keys or
+            shapes do not fit the config, or the classes are unknown or do
+            not match the head; FileNotFoundError: a file is missing;
+            UnsafeCheckpointError: a remote URL. Messages name the field and
+            the file.
     """
-    from centerx_mm.registry import MODELS
-    from centerx_mm.utils import load_checkpoint_safely
-    from mmengine.registry import DefaultScope
+    from centerx_mm.checkpoint import CheckpointMismatchError, refuse_remote
 
     for field, value in ((config_field, config), (ckpt_field, checkpoint)):
         if not value:
@@ -149,6 +112,7 @@ def load_teacher(config: Optional[str],
                 f'{field} is not set: a distillation config needs the '
                 "teacher's config file and checkpoint, e.g. --cfg-options "
                 f'{field}=PATH')
+    refuse_remote(checkpoint, f'{ckpt_field}')
     if not osp.isfile(config):
         hint = '' if osp.isabs(config) else (
             f' (relative to the working directory {os.getcwd()}; write '
@@ -164,44 +128,14 @@ def load_teacher(config: Optional[str],
     if 'model' not in cfg:
         raise TeacherConfigError(
             f'{config_field}: {config} has no "model" section')
-    with DefaultScope.overwrite_default_scope('centerx_mm'):
-        model = MODELS.build(plain_model_cfg(cfg.model))
+    try:
+        model = build_trained_detector(
+            cfg, checkpoint, field=ckpt_field,
+            model_desc=f'{config_field} {config}', check_classes=False)
+    except CheckpointMismatchError as err:
+        raise TeacherConfigError(str(err)) from None
 
-    ckpt = load_checkpoint_safely(checkpoint, map_location='cpu')
-    if not isinstance(ckpt, dict):
-        raise TeacherConfigError(
-            f'{ckpt_field}: {checkpoint} holds no state_dict')
-    meta = ckpt.get('meta') if isinstance(ckpt.get('meta'), dict) else {}
-    state = ckpt.pop('state_dict', ckpt)
-    del ckpt  # optimizer state etc.: not kept
-    if not isinstance(state, dict) or not state:
-        raise TeacherConfigError(
-            f'{ckpt_field}: {checkpoint} holds no state_dict')
-    if all(k.startswith('module.') for k in state):
-        state = {k[len('module.'):]: v for k, v in state.items()}
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state)
-                   if tuple(own[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        for what, keys in (('missing', missing), ('unexpected', unexpected),
-                           ('shape-mismatched', wrong)):
-            if keys:
-                shown = ', '.join(
-                    f'{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}'
-                    if what == 'shape-mismatched' else k for k in keys[:4])
-                more = f' (+{len(keys) - 4} more)' if len(keys) > 4 else ''
-                parts.append(f'{len(keys)} {what} keys: {shown}{more}')
-        raise TeacherConfigError(
-            f'{ckpt_field}: checkpoint {checkpoint} does not fit the model of '
-            f'{config_field} {config}: ' + '; '.join(parts))
-    model.load_state_dict(state, strict=True, assign=True)
-    del state
-
-    classes = (meta.get('dataset_meta') or {}).get('classes') \
-        or _find_classes(cfg)
+    classes = model.dataset_meta.get('classes')
     if not classes:
         raise TeacherConfigError(
             f'teacher classes unknown: neither {ckpt_field} {checkpoint} '

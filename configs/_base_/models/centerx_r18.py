@@ -1,7 +1,9 @@
 # CenterNet R18: mmdet ResNet-18 -> CTResNetNeck (3 deconvs, stride 4, no
 # DCN so that it exports) -> CenterXHead. Random init by default; for ImageNet
 # weights set a LOCAL file (nothing is downloaded):
-#   model.backbone.init_cfg=dict(type='Pretrained', checkpoint='/path/r18.pth')
+#   --cfg-options model.backbone.init_cfg.type=Pretrained
+#                 model.backbone.init_cfg.checkpoint=/path/resnet18.pth
+# (the backbone has no init_cfg key here, so that these options can add one)
 model = dict(
     type='CenterX',
     # mmdet's DetDataPreprocessor + a channels-last (NHWC) batch: faster
@@ -17,8 +19,7 @@ model = dict(
         type='ResNet',
         depth=18,
         norm_eval=False,
-        norm_cfg=dict(type='BN'),
-        init_cfg=None),
+        norm_cfg=dict(type='BN')),
     neck=dict(
         type='CTResNetNeck',
         in_channels=512,
