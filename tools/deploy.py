@@ -67,7 +67,8 @@ def main(argv=None):
 
     import centerx_mm.deploy  # noqa: F401  (rewriters, shim)
     from centerx_mm.deploy import check_exportable, check_standard_onnx
-    from centerx_mm.deploy.compat import cpu_export_for_gpu_backends
+    from centerx_mm.deploy.compat import (cpu_export_for_gpu_backends,
+                                          reset_task_scope)
     from centerx_mm.models.utils import (build_trained_detector,
                                          plain_model_cfg)
     from centerx_mm.utils import register_all_modules
@@ -80,6 +81,7 @@ def main(argv=None):
     backend = get_backend(deploy_cfg).value
     onnx_file = osp.join(args.work_dir, get_ir_config(deploy_cfg)['save_file'])
 
+    reset_task_scope()
     with cpu_export_for_gpu_backends():
         torch2onnx(args.img, args.work_dir, onnx_file, deploy_cfg, model_cfg,
                    args.checkpoint, args.device)
@@ -126,6 +128,7 @@ def main(argv=None):
         raise ValueError(f'backend {backend!r}: configs/deploy/ has '
                          'onnxruntime and tensorrt configs')
 
+    reset_task_scope()
     task = build_task_processor(model_cfg, deploy_cfg, args.device)
     # mmdeploy's mmdet codebase switches the default scope to 'mmdet'.
     with DefaultScope.overwrite_default_scope(model_cfg.default_scope):

@@ -70,3 +70,18 @@ def cpu_export_for_gpu_backends():
         yield
     finally:
         utils.check_backend_device = original
+
+
+def reset_task_scope() -> None:
+    """Let mmdeploy's next task processor set the model config's
+    ``default_scope`` again.
+
+    mmdeploy 1.3.1's ``BaseTask`` makes a ``DefaultScope`` instance named
+    'BaseTask' the current scope only when it first creates it; later tasks
+    in the same process reuse it without making it current, after mmdet's
+    ``register_all_modules(True)`` has switched the scope to 'mmdet', so our
+    ``CenterX`` is then not found ('CenterX is not in the mmdet::model
+    registry'). Forgetting the instance makes every task start as the first.
+    """
+    from mmengine.registry import DefaultScope
+    DefaultScope._instance_dict.pop('BaseTask', None)

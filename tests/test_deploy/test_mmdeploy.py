@@ -90,3 +90,18 @@ def test_deploy_configs_load(deploy_cfg):
         assert shapes.max_shape == [8, 3, 512, 512]
         assert cfg.backend_config.common_config.fp16_mode == (
             'fp16' in deploy_cfg)
+
+
+def test_deploy_tool_twice_in_one_process_after_mmdet_scope(tiny, tmp_path):
+    """mmdeploy reuses its 'BaseTask' scope instance; after another deploy
+    and mmdet's register_all_modules (scope 'mmdet') in the same process,
+    the model must still build in our scope (reset_task_scope)."""
+    from mmdet.utils import register_all_modules as mmdet_register
+
+    from tools.deploy import main
+    cfg = osp.join(REPO, 'configs/deploy/centerx_onnxruntime_dynamic.py')
+    for i in range(2):
+        mmdet_register(True)  # what mmdet's own tools do first
+        report = main([cfg, tiny.cfg_file, tiny.ckpt, tiny.img,
+                       '--work-dir', str(tmp_path / f'w{i}')])
+        assert report['labels_identical']

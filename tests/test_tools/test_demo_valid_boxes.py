@@ -3,7 +3,6 @@ sizes: the decode clamps wh at 0 (issue 16 item 5), so the boxes are valid
 and mmdet's visualizer draws them instead of failing its x1 <= x2 assert."""
 import os.path as osp
 
-import pytest
 import torch
 from mmengine.config import Config
 
@@ -11,10 +10,6 @@ from centerx_mm.registry import MODELS
 from tests.helpers import TINY_CONFIG, make_tiny_dataset, save_ckpt
 
 
-# Needs the wh clamp in centerx_mm/models/utils/decode.py (the lead's part of
-# issue 16): remove this marker once it is merged.
-@pytest.mark.xfail(reason='decode does not clamp wh at 0 on this branch',
-                   strict=False)
 def test_demo_with_negative_wh_predictions_draws_valid_boxes(tmp_path):
     data = make_tiny_dataset(tmp_path / 'data', num_train=1, num_val=1)
     torch.manual_seed(0)
