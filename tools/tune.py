@@ -33,10 +33,10 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-from mmengine.config import Config  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
 
 from centerx_mm.engine.hooks.tune_report_hook import tune_key  # noqa: E402
-from centerx_mm.utils.misc import add_run_args, load_config  # noqa: E402
+from centerx_mm.utils.misc import load_config  # noqa: E402
 
 STATE_DIR = 'ray_tune'  # Tune's experiment state, under the work dir
 TRIALS_DIR = 'trials'  # one mmengine work dir per trial
@@ -100,7 +100,10 @@ def parse_args(argv=None):
         '--log-to-driver', action='store_true',
         help="print the trials' stdout here (they always log to their "
         'work dirs)')
-    add_run_args(parser)  # --cfg-options: fixed for every trial
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='config settings for every trial (data paths, the validation '
+        'interval ...), e.g. train_cfg.val_interval=100')
     args = parser.parse_args(argv)
     for name in ('num_samples', 'max_concurrent', 'num_cpus'):
         value = getattr(args, name)
@@ -284,10 +287,15 @@ def validate_space(cfg, space, points=()):
 # Configs written for trials and for the best trial
 # ---------------------------------------------------------------------------
 def _crosses_list(cfg, key):
+    """Whether config path ``key`` goes through a list of ``cfg`` (a part
+    that ``cfg`` lacks, e.g. a new key of --cfg-options, ends the walk)."""
     node = cfg
     for part in key.split('.')[:-1]:
-        node = node[int(part)] if isinstance(node, (list, tuple)) else \
-            node[part]
+        try:
+            node = node[int(part)] if isinstance(node, (list, tuple)) else \
+                node[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return False
         if isinstance(node, (list, tuple)):
             return True
     return False

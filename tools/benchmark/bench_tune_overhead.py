@@ -16,7 +16,7 @@ learning rate, so every trial is the plain run). Side by side:
 
     python tools/benchmark/bench_tune_overhead.py \\
         [--config configs/centerx/centerx_r18w32_quickstart_shapes.py] \\
-        [--iters 300] [--trials 3] [--threads 1] [--work-dir DIR] \\
+        [--iters 300] [--trials 3] [--threads 1] [--work-dir DIR] [--amp] \\
         [--cfg-options key=value ...]
 
 Both sides get ``--threads`` CPU threads (plain: ``OMP_NUM_THREADS``; Tune:
@@ -47,6 +47,8 @@ def parse_args(argv=None):
                         help='plain runs, and trials of the search')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--work-dir', help='default: a temporary directory')
+    parser.add_argument('--amp', action='store_true',
+                        help='--amp on both sides')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='key=value, passed as is to both sides')
     args = parser.parse_args(argv)
@@ -95,18 +97,20 @@ def main(argv=None):
                PYTHONUNBUFFERED='1')
     load_before = os.getloadavg()
 
+    amp = ['--amp'] if args.amp else []
     plain = []
     for i in range(args.trials):
         plain.append(_run(
             [sys.executable, 'tools/train.py', config, '--work-dir',
-             osp.join(work, f'plain_{i}'), '--cfg-options'] + options,
+             osp.join(work, f'plain_{i}')] + amp + ['--cfg-options'] +
+            options,
             env, osp.join(work, f'plain_{i}.log')))
     tune_dir = osp.join(work, 'tune')
     tune_wall = _run(
         [sys.executable, 'tools/tune.py', config, '--space', space,
          '--num-samples', str(args.trials), '--max-concurrent', '1',
          '--scheduler', 'fifo', '--num-cpus', str(args.threads),
-         '--work-dir', tune_dir, '--cfg-options'] + options,
+         '--work-dir', tune_dir] + amp + ['--cfg-options'] + options,
         env, osp.join(work, 'tune.log'))
     with open(osp.join(tune_dir, 'search_summary.json')) as f:
         summary = json.load(f)
