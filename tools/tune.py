@@ -768,6 +768,8 @@ def run_search(args):
 
     # Trials run in the driver's directory (relative data paths in configs).
     os.environ['RAY_CHDIR_TO_TRIAL_DIR'] = '0'
+    # Ray sends usage statistics to its developers unless told not to.
+    os.environ.setdefault('RAY_USAGE_STATS_ENABLED', '0')
     t0 = time.perf_counter()
     cpus, gpus = connect(args)
     ray_init_s = time.perf_counter() - t0
