@@ -842,7 +842,7 @@ def run_search(args):
                                          'failed')]
     if unfinished or len(rows) < args.num_samples:
         print(f'tools/tune.py: the search stopped with {len(rows)} of '
-              f'{args.num_samples} trials started and {len(unfinished)} '
+              f'{args.num_samples} trials created and {len(unfinished)} '
               'unfinished: continue it with the same command and --resume',
               file=sys.stderr)
     if best is None:
