@@ -269,7 +269,7 @@ def search(tmp_path_factory):
             time.sleep(0.2)
         except ProcessLookupError:
             break
-    resumed = run_tool(args + ['--resume'], timeout=600, env=env)
+    resumed = run_tool(args + ['--resume'], timeout=900, env=env)
     with open(osp.join(work, 'results.csv')) as f:
         rows = list(csv.DictReader(f))
     by_point = {(float(r[LR]), float(r[SCORE])): r for r in rows}
