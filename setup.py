@@ -33,6 +33,8 @@ setup(
     # mmcv built from source); listing them here would let pip resolve them.
     install_requires=read_requirements('requirements/runtime.txt') +
     read_requirements('requirements/openmmlab.txt'),
+    # pip install .[tune]: tools/tune.py (Ray Tune + Optuna, docs/tune.md)
+    extras_require={'tune': read_requirements('requirements/tune.txt')},
     license='Apache License 2.0',
     zip_safe=False,
 )

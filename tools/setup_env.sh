@@ -17,6 +17,8 @@ echo "[setup] torch 2.13.0 (CPU)"
 $PIP torch==2.13.0
 echo "[setup] pinned runtime + build requirements"
 $PIP -r requirements/runtime.txt -r requirements/deploy.txt -r requirements/tests.txt
+echo "[setup] Ray Tune + Optuna (tools/tune.py; ~500 MB, ~25 s from wheels)"
+$PIP -r requirements/tune.txt
 # torch declares setuptools>=77, but mmcv's setup.py and mmengine need
 # pkg_resources, which newer setuptools dropped: pin after torch on purpose.
 $PIP -r requirements/build.txt 2>&1 | grep -v "incompatible" || true
