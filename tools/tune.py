@@ -307,7 +307,7 @@ def config_text(cfg, overrides, base_path, extra_hooks=(), header=''):
     ``--cfg-options``), optionally appending ``extra_hooks`` to
     ``custom_hooks``. Paths through dicts are written as nested dicts (merged
     into the base on load); a top-level entry with a path through a list
-    (e.g. ``custom_hooks.1.targets.loss_wh``) is written whole, since
+    (e.g. ``custom_hooks.0.targets.loss_wh``) is written whole, since
     inheritance replaces lists."""
     merged = copy.deepcopy(cfg)
     merged.merge_from_dict(dict(overrides))

@@ -60,9 +60,9 @@ def test_missing_ray_gives_install_hint(tmp_path, monkeypatch):
       "optim_wrapper.optimizer (AdamW) has no 'lrr'",
       'lr, type, weight_decay']),
     ('custom_hooks.5.targets.loss_wh',
-     ['custom_hooks is a list of 2', "'5' is not an index"]),
-    ('custom_hooks.0.targets.loss_wh',
-     ["custom_hooks.0 (NumClassesCheckHook) has no 'targets'"]),
+     ['custom_hooks is a list of 1', "'5' is not an index"]),
+    ('custom_hooks.0.targetz.loss_wh',
+     ["custom_hooks.0 (AdaptiveLossHook) has no 'targetz'"]),
     ('model.backbone.depth.x', ['model.backbone.depth is 18, not a dict']),
     ('optim_wrapper.optimizer', ['is a dict in the config, not a value']),
     ('train_cfg.max_iters', ['the schedule is the search budget']),
@@ -106,7 +106,7 @@ def test_optuna_distributions_accepted():
     cfg = Config.fromfile(ADAPTIVE)
     dists = tune_tool.validate_space(cfg, {
         LR: tune.loguniform(1e-4, 1e-2),
-        'custom_hooks.1.targets.loss_wh':
+        'custom_hooks.0.targets.loss_wh':
         optuna.distributions.FloatDistribution(0.05, 1.0, log=True),
         'model.test_cfg.topk': tune.randint(50, 101),
     })
@@ -148,7 +148,7 @@ def test_resume_needs_a_search(tmp_path):
 # ---------------------------------------------------------------------------
 def test_config_text_inherits_and_sets_paths(tmp_path):
     cfg = Config.fromfile(ADAPTIVE)
-    overrides = {LR: 0.004, 'custom_hooks.1.targets.loss_wh': 0.35,
+    overrides = {LR: 0.004, 'custom_hooks.0.targets.loss_wh': 0.35,
                  'model.bbox_head.loss_wh.loss_weight': 0.2,
                  'model.backbone.frozen_stages': 1}  # a new key
     text = tune_tool.config_text(
@@ -165,9 +165,9 @@ def test_config_text_inherits_and_sets_paths(tmp_path):
         1, 18)
     hooks = out.custom_hooks  # the list is written whole
     assert [h.type for h in hooks] == [
-        'NumClassesCheckHook', 'AdaptiveLossHook', 'TuneReportHook'
+        'AdaptiveLossHook', 'TuneReportHook'
     ]
-    assert hooks[1].targets == dict(loss_heatmap=1.0, loss_wh=0.35,
+    assert hooks[0].targets == dict(loss_heatmap=1.0, loss_wh=0.35,
                                     loss_offset=0.2)
     assert out.train_cfg.max_iters == cfg.train_cfg.max_iters
 
