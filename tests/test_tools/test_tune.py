@@ -181,12 +181,16 @@ def test_trial_argv_resumes_a_restarted_trial(tmp_path):
     ]
 
 
-@pytest.mark.parametrize('name', ['space_lr_lossweights.py',
-                                  'space_adaptive_targets.py'])
-def test_shipped_spaces_fit_their_configs(name):
+@pytest.mark.parametrize('name, config', [
+    ('space_lr_lossweights.py', ADAPTIVE),
+    ('space_adaptive_targets.py', ADAPTIVE),
+    ('space_lr_lossweights_ttf.py',
+     osp.join(REPO, 'configs/centerx_ttf/centerx-ttf_r18w32_1k_shapes.py')),
+])
+def test_shipped_spaces_fit_their_configs(name, config):
     space, points = tune_tool.load_space(
         osp.join(REPO, 'configs', 'tune', name))
-    cfg = Config.fromfile(ADAPTIVE)
+    cfg = Config.fromfile(config)
     dists = tune_tool.validate_space(cfg, space, points)
     # The first point is the config's own values.
     for key, value in points[0].items():
