@@ -121,3 +121,42 @@ def test_ttf_through_mmdeploy(tiny_ttf, tmp_path):
     ]
     assert report['max_abs_diff_bboxes_vs_pytorch'] <= 1e-3
     assert report['labels_identical']
+
+
+def test_ttf_caffe_export_power_layer_matches_pytorch(tiny_ttf, tmp_path):
+    """``relu(conv) * ltrb_scale`` -> Caffe ReLU + Power (scale); OpenCV's
+    Caffe importer gives the PyTorch maps and, with the numpy decode, the
+    PyTorch boxes."""
+    import cv2
+
+    from centerx_mm.apis import OpenCVCaffeDetector
+    from centerx_mm.deploy.caffe import (caffe_pb2,
+                                         compare_caffe_with_pytorch,
+                                         export_caffe)
+    prototxt = str(tmp_path / 'ttf.prototxt')
+    caffemodel = str(tmp_path / 'ttf.caffemodel')
+    runtime = export_caffe(tiny_ttf.model, deploy_settings(tiny_ttf.cfg),
+                           prototxt, caffemodel)
+    assert 'Power' in runtime['layer_types']
+    assert runtime['outputs'] == ['heatmap', 'heatmap_max', 'ltrb']
+    net = caffe_pb2().NetParameter.FromString(open(caffemodel, 'rb').read())
+    power = [layer for layer in net.layer if layer.type == 'Power']
+    assert len(power) == 1 and power[0].power_param.scale == \
+        tiny_ttf.model.bbox_head.ltrb_scale
+    x = np.random.RandomState(3).randn(1, 3, 128, 128).astype(np.float32)
+    diffs = compare_caffe_with_pytorch(tiny_ttf.model, prototxt, caffemodel,
+                                       x)
+    assert set(diffs) == {'heatmap_logits', 'ltrb', 'heatmap'}
+    assert max(diffs.values()) <= 1e-3, diffs
+    det = OpenCVCaffeDetector(prototxt, caffemodel)
+    batch, metas = det.preprocess([cv2.imread(tiny_ttf.img)])
+    with torch.no_grad():
+        maps = tiny_ttf.model(torch.from_numpy(batch), mode='tensor')
+        ref = tiny_ttf.model.bbox_head.predict_by_feat(
+            *maps, [dict(metas[0], batch_input_shape=(128, 128))])[0]
+    thr = float(ref.scores[7] + ref.scores[8]) / 2  # 8 dets above
+    ours = det(tiny_ttf.img, score_thr=thr)
+    ref = ref[ref.scores > thr]
+    assert len(ref) == 8 and len(ours['scores']) == 8
+    np.testing.assert_allclose(ours['bboxes'], ref.bboxes.numpy(), atol=1e-3)
+    assert (ours['labels'] == ref.labels.numpy()).all()
