@@ -306,7 +306,7 @@ def latency_table(results, paths) -> str:
     for prefix, names in (('', paths), ('net_', [
             p for p in paths if p != 'pytorch'])):
         for name in names:
-            row = [(prefix and 'network only: ') + name]
+            row = [(prefix and 'graph only (session.run): ') + name]
             for res in results:
                 ms = res['ms_per_image']
                 ref = ms[f'{prefix}ort_fp32']
@@ -314,7 +314,7 @@ def latency_table(results, paths) -> str:
             rows.append(row)
     row = ['decode alone']
     for res in results:
-        row += [res['ms_per_image']['decode'], float('nan')]
+        row += [res['ms_per_image']['decode'], '']
     rows.append(row)
     return markdown_table(header, rows)
 
