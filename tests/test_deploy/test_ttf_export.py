@@ -17,6 +17,7 @@ from centerx_mm.apis import ONNXRuntimeDetector, match_dets, sparse_to_dets
 from centerx_mm.deploy import deploy_settings, export_onnx
 from centerx_mm.deploy.trt_check import check_tensorrt_graph
 from centerx_mm.models.utils.decode import centerx_sparse, decode_head_outputs
+from tests.test_deploy.conftest import check_caffe_dets
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -127,9 +128,6 @@ def test_ttf_caffe_export_power_layer_matches_pytorch(tiny_ttf, tmp_path):
     """``relu(conv) * ltrb_scale`` -> Caffe ReLU + Power (scale); OpenCV's
     Caffe importer gives the PyTorch maps and, with the numpy decode, the
     PyTorch boxes."""
-    import cv2
-
-    from centerx_mm.apis import OpenCVCaffeDetector
     from centerx_mm.deploy.caffe import (caffe_pb2,
                                          compare_caffe_with_pytorch,
                                          export_caffe)
@@ -148,15 +146,4 @@ def test_ttf_caffe_export_power_layer_matches_pytorch(tiny_ttf, tmp_path):
                                        x)
     assert set(diffs) == {'heatmap_logits', 'ltrb', 'heatmap'}
     assert max(diffs.values()) <= 1e-3, diffs
-    det = OpenCVCaffeDetector(prototxt, caffemodel)
-    batch, metas = det.preprocess([cv2.imread(tiny_ttf.img)])
-    with torch.no_grad():
-        maps = tiny_ttf.model(torch.from_numpy(batch), mode='tensor')
-        ref = tiny_ttf.model.bbox_head.predict_by_feat(
-            *maps, [dict(metas[0], batch_input_shape=(128, 128))])[0]
-    thr = float(ref.scores[7] + ref.scores[8]) / 2  # 8 dets above
-    ours = det(tiny_ttf.img, score_thr=thr)
-    ref = ref[ref.scores > thr]
-    assert len(ref) == 8 and len(ours['scores']) == 8
-    np.testing.assert_allclose(ours['bboxes'], ref.bboxes.numpy(), atol=1e-3)
-    assert (ours['labels'] == ref.labels.numpy()).all()
+    check_caffe_dets(tiny_ttf.model, prototxt, caffemodel, tiny_ttf.img, 8)
