@@ -23,7 +23,7 @@ PACK = dict(
     type='PackDetInputs',
     meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                'scale_factor', 'border'))
-LOAD = dict(type='SafeLoadImageFromFile')
+LOAD = dict(type='LOAD')  # -> the config's own loading transform
 ANN = dict(type='LoadAnnotations', with_bbox=True)
 # the COCO configs' test pipeline (configs/_base_/datasets/coco_detection.py)
 CENTER_PAD = dict(
@@ -46,8 +46,16 @@ PIPELINES = {
 }
 
 
+def resolve(cfg, pipeline):
+    """``pipeline`` with ``LOAD`` replaced by the config's loader type."""
+    load = cfg.test_dataloader.dataset.pipeline[0]['type']
+    return [dict(t, type=load) if t['type'] == 'LOAD' else t
+            for t in pipeline]
+
+
 def with_pipeline(cfg, pipeline):
     cfg = copy.deepcopy(cfg)
+    pipeline = resolve(cfg, pipeline)
     cfg.test_dataloader.dataset.pipeline = pipeline
     cfg.val_dataloader.dataset.pipeline = pipeline
     return cfg
@@ -89,8 +97,9 @@ def test_pipeline_steps_equal_mmdet_transforms(tiny):
     from centerx_mm.apis import load_image
     img_file = images(tiny, 1)[0]
     for kind, pipeline in PIPELINES.items():
-        mm = Compose([t for t in pipeline if t['type'] not in (
-            'LoadAnnotations', 'PackDetInputs')])(
+        mm = Compose([t for t in resolve(tiny.cfg, pipeline)
+                      if t['type'] not in ('LoadAnnotations',
+                                           'PackDetInputs')])(
                 dict(img_path=img_file, img_id=0))
         spec = deploy_settings(with_pipeline(tiny.cfg, pipeline))['pipeline']
         ours, meta = apply_pipeline(load_image(img_file), spec)
