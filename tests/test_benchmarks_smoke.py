@@ -127,7 +127,24 @@ def test_load_mmdet_config():
 
 def test_bench_deploy_smoke():
     result = load('bench_deploy').main([
-        '--size', '64', '--batches', '1', '--repeats', '1', '--warmup', '0',
-        '--num-classes', '2'
+        '--size', '64', '--batches', '1', '2', '--repeats', '1', '--warmup',
+        '0', '--num-classes', '2', '--calib', '2'
     ])
-    assert result
+    paths = {'pytorch', 'ort_fp32', 'ort_int8', 'ort_mmdet'}
+    try:
+        import openvino  # noqa: F401
+        paths |= {'ov_fp32', 'ov_int8'}
+    except ImportError:
+        assert 'OpenVINO rows skipped' in result['notes'][0]
+    for row in result['rows']:
+        ms = row['ms_per_image']
+        assert paths | {f'net_{p}' for p in paths - {'pytorch'}} | {
+            'decode'} == set(ms)
+        assert_positive_finite(list(ms.values()))
+        assert row['best_ours'] in paths - {'pytorch', 'ort_mmdet'}
+        assert_positive_finite([row['int8_vs_fp32_ort'],
+                                row['best_ours_vs_mmdet']] +
+                               list(row['decode_share_percent'].values()))
+    assert [r['batch'] for r in result['rows']] == [1, 2]
+    assert '| ort_int8 |' in result['table']
+    assert 'b2 vs ORT fp32' in result['table']

@@ -2,12 +2,14 @@
 
     python tools/demo.py IMG CONFIG CHECKPOINT --out-file out.jpg
                          [--score-thr 0.3] [--device cpu]
-    python tools/demo.py IMG CONFIG MODEL.onnx --backend onnxruntime
+    python tools/demo.py IMG CONFIG MODEL.onnx --backend onnxruntime|openvino
                          --out-file out.jpg [--score-thr 0.3]
 
-With ``--backend onnxruntime`` the model is a ``tools/export_onnx.py`` file
-run by ``centerx_mm.apis.ONNXRuntimeDetector`` (letterbox, ONNX Runtime,
-boxes rescaled to the image); CONFIG only supplies the visualizer.
+With ``--backend onnxruntime`` or ``openvino`` the model is a
+``tools/export_onnx.py`` (fp32) or ``tools/quantize.py`` (INT8) file run by
+``centerx_mm.apis.build_detector`` (the test pipeline it carries, the
+runtime, boxes mapped back to the image); CONFIG only supplies the
+visualizer.
 """
 import argparse
 import os.path as osp
@@ -39,22 +41,24 @@ def parse_args(argv=None):
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--device', default='cpu')
     parser.add_argument(
-        '--backend', choices=['pytorch', 'onnxruntime'], default='pytorch')
+        '--backend', choices=['pytorch', 'onnxruntime', 'openvino'],
+        default='pytorch')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings')
     return parser.parse_args(argv)
 
 
-def run_onnxruntime(onnx_file: str, img: str):
-    """Detect with :class:`ONNXRuntimeDetector`; returns a ``DetDataSample``
-    (boxes in image pixels) and the dataset meta (classes from the model)."""
+def run_exported(onnx_file: str, img: str, backend: str = 'onnxruntime'):
+    """Detect with ``build_detector(onnx_file, backend)``; returns a
+    ``DetDataSample`` (boxes in image pixels) and the dataset meta (classes
+    from the model)."""
     import torch
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
 
-    from centerx_mm.apis import ONNXRuntimeDetector
-    detector = ONNXRuntimeDetector(onnx_file)
+    from centerx_mm.apis import build_detector
+    detector = build_detector(onnx_file, backend)
     out = detector(img)
     sample = DetDataSample()
     sample.pred_instances = InstanceData(
@@ -78,8 +82,9 @@ def main(argv=None):
     img = mmcv.bgr2rgb(img)
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
-    if args.backend == 'onnxruntime':
-        result, dataset_meta = run_onnxruntime(args.checkpoint, args.img)
+    if args.backend != 'pytorch':
+        result, dataset_meta = run_exported(args.checkpoint, args.img,
+                                            args.backend)
     else:
         model = build_trained_detector(cfg, args.checkpoint, args.device)
         result = inference_detector(model, args.img)

@@ -15,7 +15,8 @@ mkdir -p "$CACHE"
 
 echo "[setup] torch 2.13.0 (CPU)"
 $PIP torch==2.13.0
-echo "[setup] pinned runtime + build requirements"
+# deploy.txt: onnx, onnxruntime, openvino (pulls no torch, keeps numpy), mmdeploy deps
+echo "[setup] pinned runtime + deploy + test requirements"
 $PIP -r requirements/runtime.txt -r requirements/deploy.txt -r requirements/tests.txt
 echo "[setup] Ray Tune + Optuna (tools/tune.py; ~500 MB, ~25 s from wheels)"
 $PIP -r requirements/tune.txt

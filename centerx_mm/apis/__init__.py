@@ -1,12 +1,18 @@
-"""Inference of exported CenterX models (ONNX Runtime, OpenCV Caffe) and
-evaluation of an ONNX model against PyTorch."""
+"""Inference of exported CenterX models (ONNX Runtime, OpenVINO, OpenCV
+Caffe) and evaluation of an ONNX model against PyTorch."""
 from .evaluation import evaluate_onnx, match_dets
-from .runtime import (ONNXRuntimeDetector, OpenCVCaffeDetector,
-                      RuntimeInputError, keep_ratio_resize, load_image,
-                      peaks_numpy, rescale_dets, sparse_to_dets)
+from .runtime import (BACKENDS, BackendUnavailableError, ONNXRuntimeDetector,
+                      OpenCVCaffeDetector, OpenVINODetector, RuntimeInputError,
+                      apply_pipeline, build_detector, import_openvino,
+                      load_image, peaks_numpy,
+                      pipeline_of, read_onnx_settings, rescale_dets,
+                      sparse_to_dets)
 
 __all__ = [
-    'ONNXRuntimeDetector', 'OpenCVCaffeDetector', 'RuntimeInputError',
-    'evaluate_onnx', 'keep_ratio_resize', 'load_image', 'match_dets',
-    'peaks_numpy', 'rescale_dets', 'sparse_to_dets'
+    'BACKENDS', 'BackendUnavailableError', 'ONNXRuntimeDetector',
+    'OpenCVCaffeDetector', 'OpenVINODetector', 'RuntimeInputError',
+    'apply_pipeline', 'build_detector', 'evaluate_onnx', 'import_openvino',
+    'load_image',
+    'match_dets', 'peaks_numpy', 'pipeline_of', 'read_onnx_settings',
+    'rescale_dets', 'sparse_to_dets'
 ]

@@ -1,5 +1,6 @@
-"""Evaluate an exported ONNX model on a config's test set, side by side with
-the PyTorch checkpoint (same dataloader, same ``CocoMetric`` as
+"""Evaluate an exported ONNX model (fp32 or INT8, on ONNX Runtime or
+OpenVINO) on a config's test set, side by side with the PyTorch checkpoint
+and other ONNX models (same dataloader, same ``CocoMetric`` as
 ``tools/test.py``).
 
 Two ways to feed the ONNX model:
@@ -8,16 +9,17 @@ Two ways to feed the ONNX model:
   data preprocessor, batch padded to a multiple of 32). Needs a graph with
   ``input_format='normalized'`` and dynamic height/width. ``dets`` and
   ``labels`` are compared with the PyTorch decode element by element.
-- ``'runtime'``: :class:`ONNXRuntimeDetector` on each image file (its own
-  letterbox), i.e. what a user of the runtime class gets.
+- ``'runtime'``: the runner (:func:`build_detector`) on each image file (its
+  own test pipeline, :func:`apply_pipeline`), i.e. what a user of the
+  runtime class gets.
 """
 import copy
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 import torch
 
-from .runtime import ONNXRuntimeDetector, rescale_dets
+from .runtime import build_detector, rescale_dets
 
 
 def match_dets(dets: np.ndarray,
@@ -70,23 +72,33 @@ def evaluate_onnx(cfg,
                   onnx_file: str,
                   checkpoint: Optional[str] = None,
                   feed: str = 'tensor',
-                  max_batches: Optional[int] = None) -> dict:
-    """COCO metrics of the ONNX model (and of the PyTorch model).
+                  max_batches: Optional[int] = None,
+                  backend: str = 'onnxruntime',
+                  others: Optional[Dict[str, str]] = None,
+                  runner_kwargs: Optional[dict] = None) -> dict:
+    """COCO metrics of the ONNX model (and of the PyTorch model, and of
+    ``others``), in one pass over the test set.
 
     Args:
         cfg (Config): model config with ``test_dataloader`` and
             ``test_evaluator``.
-        onnx_file (str): a ``tools/export_onnx.py`` graph in ``dets`` mode.
+        onnx_file (str): a ``tools/export_onnx.py`` or ``tools/quantize.py``
+            graph in ``dets`` mode.
         checkpoint (str, optional): PyTorch weights; when given, PyTorch is
             evaluated in the same pass and compared.
         feed (str): ``'tensor'`` or ``'runtime'`` (module docstring).
         max_batches (int, optional): stop early (for tests).
+        backend (str): ``'onnxruntime'`` or ``'openvino'``.
+        others (dict, optional): name -> more ONNX files (e.g. INT8 models)
+            evaluated with the same feed and backend.
+        runner_kwargs (dict, optional): arguments of the runner class.
 
     Returns:
         dict: ``onnx`` (metrics), ``pytorch`` (metrics, with checkpoint),
-        and for ``feed='tensor'`` with a checkpoint: ``max_abs_diff_dets``
-        (px), ``labels_identical`` and ``near_tie_swaps`` over all images and
-        all K dets (:func:`match_dets`).
+        one entry per name of ``others``, and for ``feed='tensor'`` with a
+        checkpoint: ``max_abs_diff_dets`` (px), ``labels_identical`` and
+        ``near_tie_swaps`` of ``onnx_file`` over all images and all K dets
+        (:func:`match_dets`).
     """
     from mmengine.evaluator import Evaluator
     from mmengine.runner import Runner
@@ -97,23 +109,26 @@ def evaluate_onnx(cfg,
     from centerx_mm.registry import MODELS
     if feed not in ('tensor', 'runtime'):
         raise ValueError(f'feed={feed!r}: use tensor or runtime')
-    detector = ONNXRuntimeDetector(onnx_file)
+    files = {'onnx': onnx_file, **(others or {})}
+    if 'pytorch' in files:
+        raise ValueError("'pytorch' cannot name an ONNX model")
+    runners = {
+        name: build_detector(path, backend, **(runner_kwargs or {}))
+        for name, path in files.items()
+    }
+    for name, runner in runners.items():
+        _check_evaluable(runner, files[name], feed)
+    detector = runners['onnx']
     settings = detector.settings
-    if settings['mode'] != 'dets':
-        raise ValueError(f'{onnx_file}: evaluation needs a dets-mode graph, '
-                         f'got mode={settings["mode"]}')
-    if feed == 'tensor' and (settings['input_format'] != 'normalized'
-                             or detector.input_bhw[1] is not None):
-        raise ValueError(
-            f'{onnx_file}: feed="tensor" needs --input-format normalized '
-            '--dynamic (the batch tensors have varying sizes); use '
-            'feed="runtime" for this graph')
     if checkpoint is not None:  # strict: keys, shapes, classes
         model = build_trained_detector(cfg, checkpoint)
     else:  # only its data preprocessor is used
         model = MODELS.build(plain_model_cfg(cfg.model)).eval()
     loader = Runner.build_dataloader(cfg.test_dataloader)
-    evaluators = {'onnx': Evaluator(copy.deepcopy(cfg.test_evaluator))}
+    evaluators = {
+        name: Evaluator(copy.deepcopy(cfg.test_evaluator))
+        for name in runners
+    }
     if checkpoint is not None:
         evaluators['pytorch'] = Evaluator(copy.deepcopy(cfg.test_evaluator))
     for evaluator in evaluators.values():
@@ -126,24 +141,28 @@ def evaluate_onnx(cfg,
         with torch.no_grad():
             data = model.data_preprocessor(data, False)
         inputs, samples = data['inputs'], data['data_samples']
-        if feed == 'tensor':
-            dets, labels = detector.infer(inputs.numpy())
-            metas = [s.metainfo for s in samples]
-            results = [
-                rescale_dets(d, lb, m) for d, lb, m in zip(dets, labels, metas)
-            ]
-        else:
-            results = detector([s.img_path for s in samples])
-        onnx_samples = copy.deepcopy(samples)
-        for sample, result in zip(onnx_samples, results):
-            sample.pred_instances = _to_instances(result)
-        evaluators['onnx'].process(data_samples=onnx_samples)
+        metas = [s.metainfo for s in samples]
+        for name, runner in runners.items():
+            if feed == 'tensor':
+                outs = runner.infer(inputs.numpy())
+                results = [
+                    rescale_dets(d, lb, m)
+                    for d, lb, m in zip(outs[0], outs[1], metas)
+                ]
+                if name == 'onnx':
+                    dets, labels = outs
+            else:
+                results = runner([s.img_path for s in samples])
+            onnx_samples = copy.deepcopy(samples)
+            for sample, result in zip(onnx_samples, results):
+                sample.pred_instances = _to_instances(result)
+            evaluators[name].process(data_samples=onnx_samples)
         if checkpoint is None:
             continue
         with torch.no_grad():
             maps = model(inputs, mode='tensor')
             preds = model.bbox_head.predict_by_feat(
-                *maps, batch_img_metas=[s.metainfo for s in samples])
+                *maps, batch_img_metas=metas)
             if feed == 'tensor':
                 ref_dets, ref_labels = decode_head_outputs(
                     maps, inputs.shape[2:], topk, int(settings['kernel']))
@@ -165,3 +184,15 @@ def evaluate_onnx(cfg,
             labels_identical=same_labels,
             near_tie_swaps=swapped)
     return out
+
+
+def _check_evaluable(runner, onnx_file: str, feed: str) -> None:
+    if runner.settings['mode'] != 'dets':
+        raise ValueError(f'{onnx_file}: evaluation needs a dets-mode graph, '
+                         f'got mode={runner.settings["mode"]}')
+    if feed == 'tensor' and (runner.settings['input_format'] != 'normalized'
+                             or runner.input_bhw[1] is not None):
+        raise ValueError(
+            f'{onnx_file}: feed="tensor" needs --input-format normalized '
+            '--dynamic (the batch tensors have varying sizes); use '
+            'feed="runtime" for this graph')

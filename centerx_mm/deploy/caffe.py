@@ -12,6 +12,8 @@ Conv                   Convolution
 ConvTranspose          Deconvolution
 BatchNormalization     BatchNorm (use_global_stats) + Scale (bias_term)
 Relu / Sigmoid         ReLU / Sigmoid
+Mul by a scalar        Power (power 1, scale; ``CenterXTTFHead``'s
+constant               ``relu(conv) * ltrb_scale``)
 MaxPool                Pooling MAX (+ Crop where Caffe's ceil rounding gives
                        one more row/column than PyTorch's floor; the Crop
                        reference is a Pooling AVE kernel=stride of the same
@@ -22,7 +24,8 @@ Add                    Eltwise SUM
 
 After ``heatmap_logits`` a Sigmoid (``heatmap``) and a 3x3 stride-1 Pooling
 MAX (``heatmap_max``) are appended; outputs: ``heatmap``, ``heatmap_max``,
-``wh``, ``offset``. Any other op raises :class:`ExportError` naming it.
+then the box maps (``wh``, ``offset``; ``ltrb`` for a ``CenterXTTFHead``).
+Any other op raises :class:`ExportError` naming it.
 
 No Caffe install is needed: the subset of ``caffe.proto`` these layers use
 (same field numbers as BVLC's) is declared with protobuf's descriptor API, and
@@ -40,7 +43,8 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch.nn as nn
 
-from .export import ExportError, export_onnx
+from .errors import ExportError
+from .export import export_onnx, output_names_of
 
 # (field name, number, type, repeated, packed) per message; a type starting
 # with '.' is a message, 'enum:' an enum of the same message.
@@ -65,6 +69,7 @@ _CAFFE_PROTO = {
         ('scale_param', 142, '.caffe.ScaleParameter', False, False),
         ('input_param', 143, '.caffe.InputParameter', False, False),
         ('crop_param', 144, '.caffe.CropParameter', False, False),
+        ('power_param', 122, '.caffe.PowerParameter', False, False),
     ],
     'InputParameter': [('shape', 1, '.caffe.BlobShape', True, False)],
     'ConvolutionParameter': [
@@ -94,6 +99,9 @@ _CAFFE_PROTO = {
     ],
     'EltwiseParameter': [('operation', 1, 'enum:EltwiseOp', False, False)],
     'ReLUParameter': [('negative_slope', 1, 'float', False, False)],
+    'PowerParameter': [('power', 1, 'float', False, False),
+                       ('scale', 2, 'float', False, False),
+                       ('shift', 3, 'float', False, False)],
     'CropParameter': [('axis', 1, 'int32', False, False),
                       ('offset', 2, 'uint32', True, False)],
 }
@@ -179,11 +187,11 @@ class _Converter:
         }
         self.alias: Dict[str, str] = {}
         self.names: Dict[str, int] = {}
+        self.outputs = {o.name for o in graph.output}
         inp = [i for i in graph.input if i.name not in self.consts][0]
         self.alias[inp.name] = input_name
         layer = self.layer('Input', input_name, [], [input_name])
         layer.input_param.shape.add().dim.extend(self.shapes[inp.name])
-        self.outputs = {o.name for o in graph.output}
 
     def blob(self, name: str) -> str:
         return self.alias.get(name, name)
@@ -197,6 +205,8 @@ class _Converter:
 
     def layer(self, type_: str, name: str, bottoms: List[str],
               tops: List[str]):
+        if len(tops) == 1 and tops[0] in self.outputs:
+            name = tops[0]  # OpenCV's forward(name) looks up layer names
         base = re.sub(r'[^0-9A-Za-z_.]+', '_', name).strip('_') or type_
         self.names[base] = self.names.get(base, 0) + 1
         if self.names[base] > 1:
@@ -237,7 +247,8 @@ class _Converter:
                 raise ExportError(
                     f'cannot export {node.op_type} node {node.name!r} to '
                     'Caffe: supported ONNX ops are Conv, ConvTranspose, '
-                    'BatchNormalization, Relu, Sigmoid, MaxPool, Add')
+                    'BatchNormalization, Relu, Sigmoid, MaxPool, Add, Mul '
+                    'by a scalar constant')
             handler(node)
 
     # -- ops ------------------------------------------------------------------
@@ -316,6 +327,18 @@ class _Converter:
                            [self.top(node.output[0])])
         layer.eltwise_param.operation = 1  # SUM
 
+    def op_Mul(self, node) -> None:
+        consts = [i for i in node.input if i in self.consts]
+        blobs = [i for i in node.input if i not in self.consts]
+        if len(consts) != 1 or self.consts[consts[0]].size != 1:
+            raise ExportError(f'Mul node {node.name!r}: only a product with '
+                              'one scalar constant has a Caffe form (Power)')
+        layer = self.layer('Power', node.name, [self.blob(blobs[0])],
+                           [self.top(node.output[0])])
+        layer.power_param.power = 1.0
+        layer.power_param.scale = float(self.consts[consts[0]].reshape(-1)[0])
+        layer.power_param.shift = 0.0
+
     def op_MaxPool(self, node) -> None:
         if self.attr(node, 'ceil_mode', 0) or len(node.output) > 1:
             raise ExportError(f'MaxPool node {node.name!r}: ceil_mode or '
@@ -385,6 +408,7 @@ def export_caffe(detector: nn.Module,
         meta = export_onnx(detector, onnx_file, settings, input_hw=input_hw,
                            mode='raw', input_format='normalized')
         model = onnx.load(onnx_file)
+    box_names = list(output_names_of(detector, 'raw')[1:])
     conv = _Converter(model, 'data')
     conv.convert()
     kernel = int(meta['centerx.kernel'])
@@ -411,13 +435,15 @@ def export_caffe(detector: nn.Module,
         mean=settings['mean'],
         std=settings['std'],
         bgr_to_rgb=settings['bgr_to_rgb'],
-        test_scale=list(settings['test_scale']),
+        test_scale=json.loads(meta['centerx.test_scale']),
+        pipeline=json.loads(meta['centerx.pipeline']),
         pad_size_divisor=settings['pad_size_divisor'],
+        pad_value=settings.get('pad_value', 0.),
         classes=settings['classes'],
         topk=settings['topk'],
         kernel=kernel,
         input_bhw=[in_shape[0], in_shape[2], in_shape[3]],
-        outputs=['heatmap', 'heatmap_max', 'wh', 'offset'],
+        outputs=['heatmap', 'heatmap_max', *box_names],
         layer_types=sorted({layer.type for layer in net.layer}))
     with open(osp.splitext(prototxt)[0] + '.json', 'w') as f:
         json.dump(runtime, f, indent=2)
@@ -439,21 +465,20 @@ def compare_caffe_with_pytorch(detector: nn.Module,
             ``forward`` calls, so do not share it with a detector.
 
     Returns:
-        dict: ``heatmap_logits``, ``wh``, ``offset`` (raw head maps) and
-        ``heatmap`` (sigmoid) -> max |caffe - pytorch|.
+        dict: the raw head maps (``heatmap_logits``, ``wh``, ``offset``, or
+        ``heatmap_logits``, ``ltrb``) and ``heatmap`` (sigmoid) -> max
+        |caffe - pytorch|.
     """
     import cv2
     import torch
     if net is None:
         net = cv2.dnn.readNetFromCaffe(prototxt, caffemodel)
     net.setInput(np.ascontiguousarray(inputs, np.float32))
-    names = ['heatmap_logits', 'wh', 'offset', 'heatmap']
+    names = list(output_names_of(detector, 'raw')) + ['heatmap']
     caffe_out = dict(zip(names, net.forward(names)))
     with torch.no_grad():
-        heat, wh, off = detector.eval()(torch.from_numpy(inputs),
-                                        mode='tensor')
-    ref = dict(
-        heatmap_logits=heat, wh=wh, offset=off, heatmap=heat.sigmoid())
+        maps = detector.eval()(torch.from_numpy(inputs), mode='tensor')
+    ref = dict(zip(names, [*maps, maps[0].sigmoid()]))
     return {
         k: float(np.abs(np.asarray(caffe_out[k]) - ref[k].numpy()).max())
         for k in names

@@ -15,6 +15,9 @@ from torch import Tensor
 
 from centerx_mm.models.utils.decode import (centerx_sparse,
                                             decode_head_outputs)
+from centerx_mm.apis.runtime import pipeline_of
+from .errors import ExportError
+from .pipeline import fixed_input_hw, parse_test_pipeline
 
 #: output names of each export mode, in order.
 OUTPUT_NAMES = {
@@ -38,10 +41,6 @@ def output_names_of(detector: nn.Module, mode: str) -> Tuple[str, ...]:
         return OUTPUT_NAMES['dets']
     first = OUTPUT_NAMES[mode][0]
     return (first, ) + tuple(out_names[1:])
-
-
-class ExportError(RuntimeError):
-    """The model (or its exported graph) cannot be deployed as asked."""
 
 
 def check_exportable(model: nn.Module) -> None:
@@ -69,21 +68,23 @@ def deploy_settings(cfg) -> dict:
 
     Returns:
         dict: ``mean``/``std`` (RGB order, 0-255), ``bgr_to_rgb``,
-        ``pad_size_divisor``, ``test_scale`` (w, h) of the test pipeline's
-        keep-ratio ``Resize``, ``classes``, ``topk``, ``kernel``.
+        ``pad_size_divisor``, ``pad_value`` (of the data preprocessor,
+        after normalisation), ``pipeline`` (the test pipeline,
+        :func:`parse_test_pipeline`), ``test_scale`` (w, h) of its
+        ``Resize`` or None, ``classes``, ``topk``, ``kernel``.
+
+    Raises:
+        ExportError: naming a test-pipeline transform that cannot be
+        exported.
     """
     pre = cfg.model.get('data_preprocessor', {})
     test_cfg = cfg.model.get('test_cfg') or {}
     head_test_cfg = cfg.model.get('bbox_head', {}).get('test_cfg') or {}
     test_cfg = {**test_cfg, **head_test_cfg}
-    pipeline = cfg.get('test_dataloader', {}).get('dataset', {}).get(
-        'pipeline', cfg.get('test_pipeline', []))
-    resize = [t for t in pipeline if t.get('type') == 'Resize']
-    if not resize or not resize[0].get('keep_ratio', False):
-        raise ExportError(
-            'the config test pipeline needs a keep-ratio Resize '
-            "(dict(type='Resize', scale=(w, h), keep_ratio=True)) so that "
-            'export and runtime know the network input size')
+    pipeline = parse_test_pipeline(
+        cfg.get('test_dataloader', {}).get('dataset', {}).get(
+            'pipeline', cfg.get('test_pipeline', [])))
+    resize = [s for s in pipeline['steps'] if s['type'] == 'resize']
     metainfo = cfg.get('metainfo') or cfg.get('test_dataloader', {}).get(
         'dataset', {}).get('metainfo') or {}
     return dict(
@@ -91,16 +92,31 @@ def deploy_settings(cfg) -> dict:
         std=[float(v) for v in pre.get('std', [1., 1., 1.])],
         bgr_to_rgb=bool(pre.get('bgr_to_rgb', False)),
         pad_size_divisor=int(pre.get('pad_size_divisor', 1)),
-        test_scale=tuple(int(v) for v in resize[0]['scale']),
+        pad_value=float(pre.get('pad_value', 0)),
+        pipeline=pipeline,
+        test_scale=tuple(resize[0]['scale']) if resize else None,
         classes=list(metainfo.get('classes', [])),
         topk=int(test_cfg.get('topk', 100)),
         kernel=int(test_cfg.get('local_maximum_kernel', 3)))
 
 
 def default_input_hw(settings: dict) -> Tuple[int, int]:
-    """(H, W): the test scale rounded up to ``pad_size_divisor``."""
+    """(H, W): the test pipeline's output size (e.g. the ``Resize`` scale)
+    rounded up to ``pad_size_divisor``.
+
+    Raises:
+        ExportError: when the size depends on the image (no ``Resize``, or
+        ``RandomCenterCropPad``): export with dynamic H/W or a given size.
+    """
+    size = fixed_input_hw(pipeline_of(settings))
+    if size is None:
+        raise ExportError(
+            'the test pipeline has no fixed output size (no Resize, or '
+            'RandomCenterCropPad padding each image to its own size): export '
+            'with dynamic height/width (--dynamic) or give the input size '
+            '(--shape H W)')
     div = max(settings['pad_size_divisor'], 1)
-    w, h = settings['test_scale']
+    h, w = size
     return (-(-h // div) * div, -(-w // div) * div)
 
 
@@ -220,6 +236,11 @@ def export_onnx(detector: nn.Module,
     """
     import onnx
     check_exportable(detector)
+    if input_hw is None and dynamic and dynamic != 'batch':
+        try:  # any size: the example input only
+            input_hw = default_input_hw(settings)
+        except ExportError:
+            input_hw = (256, 256)
     input_hw = tuple(input_hw or default_input_hw(settings))
     div = max(settings['pad_size_divisor'], 1)
     if input_hw[0] % div or input_hw[1] % div:
@@ -273,7 +294,9 @@ def export_onnx(detector: nn.Module,
         'centerx.std': json.dumps(settings['std']),
         'centerx.bgr_to_rgb': json.dumps(settings['bgr_to_rgb']),
         'centerx.pad_size_divisor': str(div),
-        'centerx.test_scale': json.dumps(list(settings['test_scale'])),
+        'centerx.pad_value': json.dumps(settings.get('pad_value', 0.)),
+        'centerx.pipeline': json.dumps(pipeline_of(settings)),
+        'centerx.test_scale': json.dumps(settings.get('test_scale')),
         'centerx.classes': json.dumps(settings['classes']),
         'centerx.topk': str(wrapper.topk),
         'centerx.kernel': str(wrapper.kernel),

@@ -33,6 +33,27 @@ def tiny_detector(cfg, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
+def check_caffe_dets(model, prototxt, caffemodel, img, num):
+    """OpenCV Caffe + numpy decode on ``img`` gives PyTorch's ``num``
+    highest-scoring boxes (1e-3 px) and labels."""
+    import cv2
+    import numpy as np
+
+    from centerx_mm.apis import OpenCVCaffeDetector
+    det = OpenCVCaffeDetector(prototxt, caffemodel)
+    batch, metas = det.preprocess([cv2.imread(img)])
+    with torch.no_grad():
+        maps = model(torch.from_numpy(batch), mode='tensor')
+        ref = model.bbox_head.predict_by_feat(
+            *maps, [dict(metas[0], batch_input_shape=batch.shape[2:])])[0]
+    thr = float(ref.scores[num - 1] + ref.scores[num]) / 2  # num dets above
+    ours = det(img, score_thr=thr)
+    ref = ref[ref.scores > thr]
+    assert len(ref) == num and len(ours['scores']) == num
+    np.testing.assert_allclose(ours['bboxes'], ref.bboxes.numpy(), atol=1e-3)
+    assert (ours['labels'] == ref.labels.numpy()).all()
+
+
 @pytest.fixture(scope='session')
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp('deploy')

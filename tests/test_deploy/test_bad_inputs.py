@@ -144,11 +144,13 @@ def test_export_argument_errors(tiny, tmp_path):
                     deploy_settings(tiny.cfg), input_hw=(100, 128))
 
 
-def test_config_without_keep_ratio_resize(tiny):
+def test_config_without_resize_needs_dynamic_or_shape(tiny, tmp_path):
     cfg = copy.deepcopy(tiny.cfg)
     cfg.test_dataloader.dataset.pipeline = [
         t for t in cfg.test_dataloader.dataset.pipeline
         if t['type'] != 'Resize'
     ]
-    with pytest.raises(ExportError, match='keep-ratio Resize'):
-        deploy_settings(cfg)
+    settings = deploy_settings(cfg)
+    assert settings['pipeline']['steps'] == []
+    with pytest.raises(ExportError, match='no fixed output size'):
+        export_onnx(tiny.model, str(tmp_path / 'x.onnx'), settings)

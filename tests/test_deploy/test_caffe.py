@@ -1,14 +1,12 @@
 """Caffe export, loaded back with OpenCV 4.x's Caffe importer."""
-import cv2
 import numpy as np
 import pytest
-import torch
 from onnx import TensorProto, helper
 
-from centerx_mm.apis import OpenCVCaffeDetector
 from centerx_mm.deploy import ExportError, deploy_settings
 from centerx_mm.deploy.caffe import (_caffe_pool_size, _Converter, caffe_pb2,
                                      compare_caffe_with_pytorch, export_caffe)
+from tests.test_deploy.conftest import check_caffe_dets
 
 
 @pytest.fixture(scope='module')
@@ -56,18 +54,7 @@ def test_opencv_caffe_head_outputs_match_pytorch(tiny, caffe_files):
 
 def test_caffe_detector_numpy_postprocess_matches_pytorch(tiny, caffe_files):
     prototxt, caffemodel, _ = caffe_files
-    det = OpenCVCaffeDetector(prototxt, caffemodel)
-    batch, metas = det.preprocess([cv2.imread(tiny.img)])
-    with torch.no_grad():
-        maps = tiny.model(torch.from_numpy(batch), mode='tensor')
-        ref = tiny.model.bbox_head.predict_by_feat(
-            *maps, [dict(metas[0], batch_input_shape=(128, 128))])[0]
-    thr = float(ref.scores[10] + ref.scores[11]) / 2  # 11 dets above
-    ours = det(tiny.img, score_thr=thr)
-    ref = ref[ref.scores > thr]
-    assert len(ref) == 11 and len(ours['scores']) == len(ref)
-    np.testing.assert_allclose(ours['bboxes'], ref.bboxes.numpy(), atol=1e-3)
-    assert (ours['labels'] == ref.labels.numpy()).all()
+    check_caffe_dets(tiny.model, prototxt, caffemodel, tiny.img, 11)
 
 
 def test_unsupported_op_is_named():

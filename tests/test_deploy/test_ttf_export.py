@@ -17,6 +17,7 @@ from centerx_mm.apis import ONNXRuntimeDetector, match_dets, sparse_to_dets
 from centerx_mm.deploy import deploy_settings, export_onnx
 from centerx_mm.deploy.trt_check import check_tensorrt_graph
 from centerx_mm.models.utils.decode import centerx_sparse, decode_head_outputs
+from tests.test_deploy.conftest import check_caffe_dets
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -121,3 +122,28 @@ def test_ttf_through_mmdeploy(tiny_ttf, tmp_path):
     ]
     assert report['max_abs_diff_bboxes_vs_pytorch'] <= 1e-3
     assert report['labels_identical']
+
+
+def test_ttf_caffe_export_power_layer_matches_pytorch(tiny_ttf, tmp_path):
+    """``relu(conv) * ltrb_scale`` -> Caffe ReLU + Power (scale); OpenCV's
+    Caffe importer gives the PyTorch maps and, with the numpy decode, the
+    PyTorch boxes."""
+    from centerx_mm.deploy.caffe import (caffe_pb2,
+                                         compare_caffe_with_pytorch,
+                                         export_caffe)
+    prototxt = str(tmp_path / 'ttf.prototxt')
+    caffemodel = str(tmp_path / 'ttf.caffemodel')
+    runtime = export_caffe(tiny_ttf.model, deploy_settings(tiny_ttf.cfg),
+                           prototxt, caffemodel)
+    assert 'Power' in runtime['layer_types']
+    assert runtime['outputs'] == ['heatmap', 'heatmap_max', 'ltrb']
+    net = caffe_pb2().NetParameter.FromString(open(caffemodel, 'rb').read())
+    power = [layer for layer in net.layer if layer.type == 'Power']
+    assert len(power) == 1 and power[0].power_param.scale == \
+        tiny_ttf.model.bbox_head.ltrb_scale
+    x = np.random.RandomState(3).randn(1, 3, 128, 128).astype(np.float32)
+    diffs = compare_caffe_with_pytorch(tiny_ttf.model, prototxt, caffemodel,
+                                       x)
+    assert set(diffs) == {'heatmap_logits', 'ltrb', 'heatmap'}
+    assert max(diffs.values()) <= 1e-3, diffs
+    check_caffe_dets(tiny_ttf.model, prototxt, caffemodel, tiny_ttf.img, 8)

@@ -1,21 +1,31 @@
-"""Deployment latency, end to end per image (preprocess + network + decode +
-boxes back to the image), side by side in one process, interleaved rounds,
-median times:
+"""Deployment latency on CPU, end to end per image (preprocess + network +
+decode + boxes back to the image), side by side in one process, interleaved
+rounds, median times:
 
-- ``pytorch``: our CenterX R18 in PyTorch eager (same letterbox, the decode
-  ``centerx_decode``);
-- ``ort_ours``: ``tools/export_onnx.py``-style graph (uint8 BGR input,
-  mean/std + decode inside) run by ``centerx_mm.apis.ONNXRuntimeDetector``;
+- ``pytorch``: our CenterX R18 in PyTorch eager (same preprocessing, the
+  decode ``centerx_decode``);
+- ``ort_fp32`` / ``ort_int8``: the ``tools/export_onnx.py``-style graph
+  (uint8 BGR input, mean/std + decode inside) and its ``tools/quantize.py``
+  INT8 version (QDQ, per-channel, MinMax calibration on ``--calib`` random
+  images: latency does not depend on the calibration), run by
+  ``centerx_mm.apis.ONNXRuntimeDetector``;
+- ``ov_fp32`` / ``ov_int8``: the same two files run by
+  ``centerx_mm.apis.OpenVINODetector`` (``INFERENCE_PRECISION_HINT`` f32;
+  ``--ov-bf16`` adds ``ov_bf16``, OpenVINO's default on AVX512-BF16/AMX
+  CPUs); skipped with a note when ``openvino`` is not installed;
 - ``ort_mmdet``: mmdet 3.3 ``CenterNet`` R18
   (``centernet_r18_8xb16-crop512-140e_coco.py``, no DCN) exported by mmdeploy
   1.3.1 and run the mmdeploy way on ONNX Runtime (``create_input``: mmdet
-  test pipeline + data preprocessor; ``End2EndModel.test_step``).
+  test pipeline + data preprocessor; ``End2EndModel.test_step``): mmdeploy's
+  best CPU path here (its OpenVINO wrapper needs the pre-2024 OpenVINO API
+  and it has no ONNX Runtime INT8, docs/deployment.md).
 
-Both detectors: 80 classes, K=100, 512x512 network input (static H/W, batch
+Both detectors: 80 classes, K=100, SxS network input (static H/W, batch
 dynamic), random weights (latency does not depend on them). Images: 640x480
-BGR. Also: the network alone (``session.run`` on a ready tensor) and the
-decode alone (the decode graph on head maps of a 512x512 input), whose share
-of ``ort_ours`` is reported.
+BGR. Also: the networks alone (``session.run`` on a ready tensor) and the
+decode alone (the decode graph on head maps of an SxS input), whose share of
+each end-to-end time is reported. The input size and thread count are
+printed with the tables.
 
     flock /tmp/centerx_cpu.lock python tools/benchmark/bench_deploy.py \\
         --batches 1 8 --repeats 10 --threads 2
@@ -52,6 +62,12 @@ def parse_args(argv=None):
     parser.add_argument('--img-size', type=int, nargs=2, default=[640, 480],
                         metavar=('W', 'H'))
     parser.add_argument('--num-classes', type=int, default=80)
+    parser.add_argument('--calib', type=int, default=8,
+                        help='random calibration images of the INT8 graph')
+    parser.add_argument('--ov-bf16', action='store_true',
+                        help='also OpenVINO with its bf16 precision hint')
+    parser.add_argument('--no-openvino', action='store_true',
+                        help='skip the OpenVINO rows')
     parser.add_argument('--work-dir', help='keep the ONNX files here')
     return parser.parse_args(argv)
 
@@ -131,8 +147,11 @@ def main(argv=None):
     from mmdeploy.apis import build_task_processor, torch2onnx
     from mmengine.registry import DefaultScope
 
-    from centerx_mm.apis import ONNXRuntimeDetector
+    from centerx_mm.apis import (BackendUnavailableError,
+                                 ONNXRuntimeDetector, OpenVINODetector,
+                                 import_openvino)
     from centerx_mm.deploy import export_onnx
+    from centerx_mm.deploy.quantize import quantize_onnx
     from centerx_mm.models.utils.decode import centerx_decode
     from centerx_mm.utils import register_all_modules
     torch.set_num_threads(args.threads)
@@ -150,9 +169,33 @@ def main(argv=None):
         kernel=3, input_hw=(size, size))
     ours_onnx = osp.join(work, 'ours.onnx')
     export_onnx(model, ours_onnx, settings, input_hw=(size, size),
-                dynamic='batch', input_format='uint8')
-    ours = ONNXRuntimeDetector(
-        ours_onnx, num_threads=args.threads, session_config=NO_SPIN)
+                dynamic='batch', input_format='uint8', opset=13)
+    rng = np.random.RandomState(0)
+    img_w, img_h = args.img_size
+    images = [
+        rng.randint(0, 256, (img_h, img_w, 3), dtype=np.uint8)
+        for _ in range(max(max(args.batches), args.calib))
+    ]
+    int8_onnx = osp.join(work, 'ours_int8.onnx')
+    quantize_onnx(ours_onnx, int8_onnx, images[:args.calib])
+    runners = {
+        'ort_fp32': ONNXRuntimeDetector(
+            ours_onnx, num_threads=args.threads, session_config=NO_SPIN),
+        'ort_int8': ONNXRuntimeDetector(
+            int8_onnx, num_threads=args.threads, session_config=NO_SPIN),
+    }
+    notes = []
+    try:
+        if args.no_openvino:
+            raise BackendUnavailableError('--no-openvino')
+        import_openvino()
+        for name, path in (('ov_fp32', ours_onnx), ('ov_int8', int8_onnx)):
+            runners[name] = OpenVINODetector(path, num_threads=args.threads)
+        if args.ov_bf16:
+            runners['ov_bf16'] = OpenVINODetector(
+                ours_onnx, num_threads=args.threads, precision='bf16')
+    except BackendUnavailableError as err:
+        notes.append(f'OpenVINO rows skipped: {err}')
     torch_det = torch_detector(model, settings)
 
     # -- decode alone: the same function as an ONNX graph
@@ -173,12 +216,6 @@ def main(argv=None):
     # -- mmdet CenterNet R18 through mmdeploy
     mm_cfg = mmdet_cfg(size, args.num_classes)
     dep_cfg = mmdeploy_cfg(size)
-    rng = np.random.RandomState(0)
-    img_w, img_h = args.img_size
-    images = [
-        rng.randint(0, 256, (img_h, img_w, 3), dtype=np.uint8)
-        for _ in range(max(args.batches))
-    ]
     mm_ckpt = osp.join(work, 'mmdet_centernet_r18_random.pth')
     with DefaultScope.overwrite_default_scope('mmdet'):
         from mmdet.registry import MODELS as MMDET_MODELS
@@ -197,7 +234,7 @@ def main(argv=None):
     mm_sess = _session(osp.join(mm_dir, 'end2end.onnx'), args.threads)
     dec_sess = _session(decode_onnx, args.threads)
 
-    rows, results = [], []
+    results = []
     for batch in args.batches:
         imgs = images[:batch]
         u8 = np.zeros((batch, 3, size, size), np.uint8)
@@ -214,36 +251,72 @@ def main(argv=None):
                 with torch.no_grad():
                     return mm_backend.test_step(data)
 
-        fns = dict(
-            pytorch=lambda: torch_det(imgs),
-            ort_ours=lambda: ours(imgs),
-            ort_mmdet=mmdet_e2e,
-            net_ours=lambda: ours.session.run(None, {'input': u8}),
-            net_mmdet=lambda: mm_sess.run(None, {'input': f32}),
-            decode_ours=lambda: dec_sess.run(None, dec_in),
-        )
+        fns = dict(pytorch=lambda: torch_det(imgs))
+        for name, runner in runners.items():
+            fns[name] = (lambda r: lambda: r(imgs))(runner)
+        fns['ort_mmdet'] = mmdet_e2e
+        for name, runner in runners.items():
+            fns[f'net_{name}'] = (lambda r: lambda: r.run(u8))(runner)
+        fns['net_ort_mmdet'] = lambda: mm_sess.run(None, {'input': f32})
+        fns['decode'] = lambda: dec_sess.run(None, dec_in)
         ms = interleaved_median_ms(
             fns, repeats=args.repeats, warmup=args.warmup, per_call=batch)
-        share = 100 * ms['decode_ours'] / ms['ort_ours']
-        results.append(dict(batch=batch, ms_per_image=ms,
-                            decode_share_percent=share))
-        rows.append([
-            batch, ms['pytorch'], ms['ort_ours'], ms['ort_mmdet'],
-            ms['ort_mmdet'] / ms['ort_ours'], ms['net_ours'],
-            ms['net_mmdet'], ms['decode_ours'], share
-        ])
-    table = markdown_table([
-        'batch', 'PyTorch eager e2e ms/img', 'ORT ours e2e ms/img',
-        'ORT mmdet+mmdeploy e2e ms/img', 'speed-up ours vs mmdet e2e',
-        'ORT ours network-only', 'ORT mmdet network-only',
-        'ORT decode alone', 'decode share of ours e2e %'
-    ], rows)
+        results.append(dict(batch=batch, ms_per_image=ms))
+    paths = ['pytorch', *runners, 'ort_mmdet']
+    table = latency_table(results, paths)
+    ours = [p for p in runners]
+    summary = []
+    for res in results:
+        ms = res['ms_per_image']
+        best = min(ours, key=lambda p: ms[p])
+        res.update(
+            best_ours=best,
+            best_ours_vs_mmdet=ms['ort_mmdet'] / ms[best],
+            int8_vs_fp32_ort=ms['ort_fp32'] / ms['ort_int8'],
+            decode_share_percent={
+                p: 100 * ms['decode'] / ms[p] for p in ours})
+        summary.append(
+            f'batch {res["batch"]}: ORT INT8 {res["int8_vs_fp32_ort"]:.2f}x '
+            f'faster than ORT fp32; best of ours {best} '
+            f'{res["best_ours_vs_mmdet"]:.2f}x faster than mmdet+mmdeploy '
+            f'(ORT fp32, its best CPU path here); decode '
+            f'{ms["decode"]:.2f} ms/img = ' + ', '.join(
+                f'{v:.1f}% of {p}'
+                for p, v in res['decode_share_percent'].items()))
     print(f'input {size}x{size}, images {img_w}x{img_h}, '
-          f'{args.num_classes} classes, K=100, {args.threads} threads')
+          f'{args.num_classes} classes, K=100, {args.threads} threads '
+          f'(torch, ONNX Runtime intra-op, OpenVINO INFERENCE_NUM_THREADS), '
+          f'INT8 calibrated on {args.calib} random images')
     print(machine_line())
     print(table)
+    for line in summary + notes:
+        print(line)
     print(command_line('bench_deploy.py', argv))
-    return dict(rows=results, table=table, work_dir=work)
+    return dict(rows=results, table=table, summary=summary, notes=notes,
+                work_dir=work)
+
+
+def latency_table(results, paths) -> str:
+    """Rows: paths (end to end, then network only); columns: ms/img and the
+    ratio to ``ort_fp32`` at each batch size."""
+    header = ['path']
+    for res in results:
+        header += [f'b{res["batch"]} ms/img', f'b{res["batch"]} vs ORT fp32']
+    rows = []
+    for prefix, names in (('', paths), ('net_', [
+            p for p in paths if p != 'pytorch'])):
+        for name in names:
+            row = [(prefix and 'graph only (session.run): ') + name]
+            for res in results:
+                ms = res['ms_per_image']
+                ref = ms[f'{prefix}ort_fp32']
+                row += [ms[prefix + name], ref / ms[prefix + name]]
+            rows.append(row)
+    row = ['decode alone']
+    for res in results:
+        row += [res['ms_per_image']['decode'], '']
+    rows.append(row)
+    return markdown_table(header, rows)
 
 
 def _session(path, threads):

@@ -9,6 +9,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from centerx_mm.registry import MODELS
+from centerx_mm.structures import restore_boxes
 from ..utils import centernet_targets, decode_head_outputs
 
 
@@ -196,8 +197,10 @@ class CenterXHead(BaseDenseHead):
                         batch_img_metas: Optional[List[dict]] = None,
                         rescale: bool = True) -> InstanceList:
         """Decode :meth:`forward`'s outputs with :func:`centerx_decode`,
-        then map boxes back to the original image (undo padding border if
-        any, divide by ``scale_factor``, clip to ``ori_shape``).
+        then map boxes back to the original image with
+        :func:`centerx_mm.structures.restore_boxes` (undo ``border`` /
+        ``pad_param`` padding, divide by ``scale_factor``, clip to
+        ``ori_shape``), the function the exported runtimes use too.
 
         ``batch_img_metas`` (and ``rescale``) may also follow the maps
         positionally, as in mmdet's ``CenterNetHead.predict_by_feat``."""
@@ -209,15 +212,7 @@ class CenterXHead(BaseDenseHead):
         score_thr = self.test_cfg.get('score_thr', 0.0)
         results = []
         for img_dets, img_labels, meta in zip(dets, labels, batch_img_metas):
-            bboxes = img_dets[:, :4].clone()
-            if 'border' in meta:  # mmdet RandomCenterCropPad test mode
-                top, _, left, _ = meta['border']
-                bboxes -= bboxes.new_tensor([left, top, left, top])
-            if rescale and 'scale_factor' in meta:
-                bboxes /= bboxes.new_tensor(meta['scale_factor']).repeat(2)
-                ori_h, ori_w = meta['ori_shape'][:2]
-                bboxes[:, 0::2] = bboxes[:, 0::2].clamp(0, ori_w)
-                bboxes[:, 1::2] = bboxes[:, 1::2].clamp(0, ori_h)
+            bboxes = restore_boxes(img_dets[:, :4].clone(), meta, rescale)
             keep = img_dets[:, 4] > score_thr
             result = InstanceData()
             result.bboxes = bboxes[keep]
