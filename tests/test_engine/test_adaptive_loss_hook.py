@@ -14,11 +14,11 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.optim import OptimWrapper
 from mmengine.runner import Runner
-from torch.utils.data import Dataset
 
 from centerx_mm.engine.hooks import AdaptiveLossHook
 from centerx_mm.engine.hooks.adaptive_loss_hook import CKPT_KEY
 from centerx_mm.utils import load_checkpoint_safely
+from tests.test_engine.toy_runner import ToyData, make_runner
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 KD_TARGETS = {
@@ -59,9 +59,10 @@ def test_weight_rule_momentum0_hand_computed():
     assert _f(out, 'loss_wh') == pytest.approx(0.5)
     assert _f(out, 'raw_loss_heatmap') == pytest.approx(4.0)
     assert _f(out, 'raw_loss_wh') == pytest.approx(0.2)
-    assert _f(out, 'raw_loss') == pytest.approx(4.2)
+    assert _f(out, 'loss_raw') == pytest.approx(4.2)
     assert float(loss) == pytest.approx(1.5)
     assert out['loss'] is loss
+    assert list(out)[:2] == ['loss', 'loss_raw']
     loss.backward()
     # d(total)/d(raw) is the (detached) weight: target / raw.
     assert float(leaves['loss_heatmap'].grad) == pytest.approx(0.25)
@@ -109,8 +110,45 @@ def test_max_weight_caps_the_weight():
     assert _f(out, 'weight_loss_kd_wh') == pytest.approx(100.0)  # not 2e4
     assert _f(out, 'weight_loss_kd_offset') == pytest.approx(20.0)
     assert float(loss) == pytest.approx(1e-3 + 0.2)
-    with pytest.raises(ValueError, match='max_weight'):
-        AdaptiveLossHook(targets={'loss_wh': 1.0}, max_weight=0)
+    assert hook.num_capped == {'loss_kd_wh': 1}
+    assert hook.window_counts['capped'] == 1
+    for bad in (0, -1.0, float('inf'), float('nan'), True):
+        with pytest.raises(ValueError, match='max_weight'):
+            AdaptiveLossHook(targets={'loss_wh': 1.0}, max_weight=bad)
+
+
+def test_default_weight_bound():
+    """max_weight defaults to 1e4 (docstring): a 1e-6 term with target 1
+    is amplified 1e4x, not 1e6x; the warm-up ramps to the bound; None
+    still gives the unbounded original rule."""
+    from centerx_mm.engine.hooks.adaptive_loss_hook import DEFAULT_MAX_WEIGHT
+    assert DEFAULT_MAX_WEIGHT == 1e4
+    hook = AdaptiveLossHook(targets={'loss_kd_heatmap': 1.0})
+    assert hook.max_weight == 1e4
+    leaves, log_vars = _terms(loss_kd_heatmap=1e-6)
+    loss, out, _ = hook.reweight(torch.tensor(1e-6), log_vars)
+    assert _f(out, 'weight_loss_kd_heatmap') == pytest.approx(1e4)
+    assert float(loss) == pytest.approx(1e-2)
+    loss.backward()
+    assert float(leaves['loss_kd_heatmap'].grad) == pytest.approx(1e4)
+    # a term needing weight 1e3 (the prob KD heatmap at KDLoss weight 1)
+    # is not bounded
+    _, log_vars = _terms(loss_kd_heatmap=1e-3)
+    _, out, _ = hook.reweight(torch.tensor(1e-3), log_vars)
+    assert _f(out, 'weight_loss_kd_heatmap') == pytest.approx(1e3)
+    assert hook.num_capped == {'loss_kd_heatmap': 1}
+    ramp = AdaptiveLossHook(targets={'loss_kd_heatmap': 1.0},
+                            warmup_iters=4)
+    ramp.cur_iter = 2
+    _, log_vars = _terms(loss_kd_heatmap=1e-6)
+    _, out, _ = ramp.reweight(torch.tensor(1e-6), log_vars)
+    assert _f(out, 'weight_loss_kd_heatmap') == pytest.approx(0.5 + 0.5e4)
+    unbounded = AdaptiveLossHook(targets={'loss_kd_heatmap': 1.0},
+                                 max_weight=None)
+    _, log_vars = _terms(loss_kd_heatmap=1e-6)
+    _, out, _ = unbounded.reweight(torch.tensor(1e-6), log_vars)
+    assert _f(out, 'weight_loss_kd_heatmap') == pytest.approx(1e6)
+    assert unbounded.num_capped == {}
 
 
 def test_warmup_ramps_linearly():
@@ -196,7 +234,8 @@ def test_nonfinite_term_is_dropped(bad):
     assert leaves['loss_wh'].grad is None  # not in the graph
     assert hook.magnitude['loss_wh'] == 1.0  # not updated
     assert hook.num_nonfinite == {'loss_wh': 1}
-    assert _f(out, 'adaptive_num_dropped') == 1.0
+    assert hook.window_counts == {'skipped': 0, 'dropped': 1, 'capped': 0}
+    assert 'adaptive_num_dropped' not in out  # counted per window instead
     assert hook.num_skipped_steps == 0
 
 
@@ -243,10 +282,12 @@ def test_all_bad_step_is_skipped():
     model.values = {'loss_heatmap': float('nan'), 'loss_wh': 0.0}
     loss, log_vars = model.parse_losses(model())
     assert float(loss) == 0.0 and log_vars['loss'] is loss
-    assert _f(log_vars, 'adaptive_num_skipped') == 1.0
+    assert hook.num_skipped_steps == 0  # decided at the update, not here
     optim.update_params(loss)
     assert float(model.w) == pytest.approx(0.89)  # momentum did not move it
     assert hook.num_skipped_steps == 1
+    assert hook.window_counts == {'skipped': 1, 'dropped': 2, 'capped': 0}
+    assert hook.scheduler_holds == {'': 1}
     # the step after a skip is taken again
     model.values = {'loss_heatmap': 2.0}
     loss, _ = model.parse_losses(model())
@@ -254,6 +295,7 @@ def test_all_bad_step_is_skipped():
     assert float(model.w) < 0.89
     hook.detach()
     assert 'parse_losses' not in vars(model) and 'step' not in vars(optim)
+    assert 'backward' not in vars(optim)
     with pytest.raises(TypeError, match='parse_losses'):
         hook.attach(nn.Linear(1, 1))
     hook.attach(model)
@@ -286,7 +328,9 @@ def test_state_round_trip_through_checkpoint_file(tmp_path):
         'num_nonfinite': {
             'loss_wh': 1
         },
-        'num_skipped_steps': 0
+        'num_capped': {},
+        'num_skipped_steps': 0,
+        'scheduler_holds': {}
     }
     ckpt = {'meta': {'iter': 3}, 'state_dict': {'w': torch.ones(2)}}
     hook.before_save_checkpoint(None, ckpt)
@@ -313,21 +357,19 @@ def test_state_round_trip_through_checkpoint_file(tmp_path):
     assert fresh.magnitude == {}
     with pytest.raises(TypeError, match=r"\['magnitude'\]"):
         fresh.load_state_dict({'magnitude': [1.0]})
+    with pytest.raises(TypeError, match=r"\['scheduler_holds'\]"):
+        fresh.load_state_dict({'scheduler_holds': 3})
+    # a checkpoint of the hook before issue 12 (no num_capped, no
+    # scheduler_holds) still loads
+    old = {k: v for k, v in state.items()
+           if k not in ('num_capped', 'scheduler_holds')}
+    fresh.load_state_dict(old)
+    assert fresh.state_dict() == state
 
 
 # ---------------------------------------------------------------------------
 # Runner: toy KD / multi-teacher model, train + resume
 # ---------------------------------------------------------------------------
-class _ToyDataset(Dataset):
-
-    def __len__(self):
-        return 16
-
-    def __getitem__(self, idx):
-        g = torch.Generator().manual_seed(idx)
-        return dict(inputs=torch.randn(4, generator=g))
-
-
 class _ToyKDModel(BaseModel):
     """Student with two frozen teachers; loss dict like a (multi-teacher)
     KD CenterX: loss_heatmap/wh/offset plus loss_kd_heatmap/wh/offset."""
@@ -352,31 +394,14 @@ class _ToyKDModel(BaseModel):
 
 
 def _toy_runner(work_dir, max_iters, resume=False, momentum=0.5):
-    return Runner(
-        model=_ToyKDModel(),
-        work_dir=str(work_dir),
-        train_dataloader=dict(dataset=_ToyDataset(),
-                              sampler=dict(type='InfiniteSampler',
-                                           shuffle=True),
-                              collate_fn=dict(type='default_collate'),
-                              batch_size=4,
-                              num_workers=0),
-        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+    return make_runner(
+        work_dir, _ToyKDModel(), max_iters,
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
-        custom_hooks=[
-            dict(type='AdaptiveLossHook',
-                 targets=KD_TARGETS,
-                 momentum=momentum)
-        ],
-        default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
-                           checkpoint=dict(type='CheckpointHook',
-                                           interval=2,
-                                           by_epoch=False)),
-        log_processor=dict(window_size=1, by_epoch=False),
-        resume=resume,
-        randomness=dict(seed=0),
-        default_scope='centerx_mm',
-        experiment_name=f'toy_{max_iters}_{resume}_{momentum}')
+        scheduler=False,
+        hooks=[dict(type='AdaptiveLossHook', targets=KD_TARGETS,
+                    momentum=momentum)],
+        dataset=ToyData(dim=4), batch_size=4, shuffle=True, ckpt_interval=2,
+        resume=resume, randomness=dict(seed=0))
 
 
 def _hook_of(runner):
@@ -423,7 +448,7 @@ def test_runner_kd_model_train_and_resume(tmp_path):
         if f == 'scalars.json'
     ]
     rows = [json.loads(line) for p in logs for line in open(p)]
-    assert any('weight_loss_kd_offset' in r and 'raw_loss' in r for r in rows)
+    assert any('weight_loss_kd_offset' in r and 'loss_raw' in r for r in rows)
 
 
 # ---------------------------------------------------------------------------
@@ -446,7 +471,7 @@ def _ddp_worker(rank, port, result_file):
     hook = AdaptiveLossHook(targets={'loss_*': 3.0})
 
     class _Runner:
-        pass
+        hooks, param_schedulers = [], None
 
     runner = _Runner()
     runner.model, runner.optim_wrapper = ddp, optim
@@ -526,91 +551,3 @@ def test_centerx_end_to_end_with_adaptive_config(tmp_path):
                                                                    rel=1e-4)
     ckpt = load_checkpoint_safely(str(tmp_path / 'work' / 'iter_3.pth'))
     assert ckpt[CKPT_KEY]['num_updates'] == {k: 3 for k in targets}
-
-
-# ---------------------------------------------------------------------------
-# tools/analysis_tools/plot_loss_curves.py
-# ---------------------------------------------------------------------------
-def test_plot_loss_curves_reads_resumed_runs(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        '_plot_loss_curves',
-        osp.join(REPO, 'tools', 'analysis_tools', 'plot_loss_curves.py'))
-    plot = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plot)
-
-    def write(run, stamp, rows):
-        d = tmp_path / run / stamp / 'vis_data'
-        d.mkdir(parents=True)
-        (d / 'scalars.json').write_text(''.join(
-            json.dumps(r) + '\n' for r in rows))
-
-    write('plain', '20260101_000000', [
-        dict(lr=1e-3, loss=3.0, iter=5, step=5),
-        dict(lr=1e-3, loss=2.0, iter=10, step=10),
-        # mmengine writes val rows of an iteration-based loop with step =
-        # epoch = 0: they belong to the train row before them
-        {
-            'coco/bbox_mAP': 0.1,
-            'step': 0
-        },
-    ])
-    # resumed: a second timestamp dir continues (and replaces step 10)
-    write('plain', '20260101_010000', [
-        dict(lr=1e-3, loss=1.5, iter=10, step=10),
-        dict(lr=1e-3, loss=float('nan'), iter=15, step=15),
-    ])
-    write('hook', '20260101_000000', [
-        dict(lr=1e-3, loss=1.2, raw_loss=4.0, iter=5, step=5),
-    ])
-    train, val = plot.load_run(str(tmp_path / 'plain'))
-    assert sorted(train) == [5, 10, 15] and train[10]['loss'] == 1.5
-    assert val[10]['coco/bbox_mAP'] == 0.1
-    hook_train, _ = plot.load_run(str(tmp_path / 'hook'))
-    assert plot.series(hook_train, 'loss', raw=True) == ([5], [4.0])
-    assert plot.series(hook_train, 'loss', raw=False) == ([5], [1.2])
-    out = tmp_path / 'curves.png'
-    plot.main([
-        str(tmp_path / 'plain'),
-        str(tmp_path / 'hook'), '--labels', 'plain', 'hook', '--keys', 'loss',
-        '--raw', '--metric', 'coco/bbox_mAP', '--logy', '--out',
-        str(out)
-    ])
-    assert out.stat().st_size > 1000
-    with pytest.raises(KeyError, match='loss_missing'):
-        plot.main([
-            str(tmp_path / 'plain'), '--keys', 'loss_missing', '--out',
-            str(out)
-        ])
-    with pytest.raises(FileNotFoundError, match='scalars.json'):
-        plot.find_scalar_files(str(tmp_path))
-
-
-def test_plot_loss_curves_summary_counts_spikes_and_stall(tmp_path, capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        '_plot_loss_curves',
-        osp.join(REPO, 'tools', 'analysis_tools', 'plot_loss_curves.py'))
-    plot = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(plot)
-    # 120 iterations: loss 3.0 until 59, a spike of 5.0 at 80 and a NaN at
-    # 90, else 2.0 from iteration 61 on (stall = 61, the first iteration
-    # of 10 logged values below 2.9); the NaN does not hide later spikes
-    losses = [3.0] * 60 + [2.0] * 60
-    losses[80], losses[90], losses[100] = 5.0, float('nan'), 4.0
-    rows = [dict(lr=1e-3, loss=v, step=i + 1) for i, v in enumerate(losses)]
-    rows.insert(100, {'coco/bbox_mAP': 0.25, 'step': 0})  # after step 100
-    d = tmp_path / 'run' / '20260101_000000' / 'vis_data'
-    d.mkdir(parents=True)
-    (d / 'scalars.json').write_text(''.join(json.dumps(r) + '\n'
-                                            for r in rows))
-    train, val = plot.load_run(str(tmp_path / 'run'))
-    s = plot.loss_summary(train, raw=False, spike_ratio=1.5, stall_below=2.9)
-    assert s == dict(spikes=[81, 101], max_after_100=4.0, nonfinite=1,
-                     stall=61)
-    plot.main([str(tmp_path / 'run'), '--metric', 'coco/bbox_mAP',
-               '--summary', '--labels', 'r'])
-    out = capsys.readouterr().out
-    assert '| r | 25.0 | 2 (at 81, 101) | 4.00 | 1 | 61 |' in out
-    with pytest.raises(SystemExit):
-        plot.main([str(tmp_path / 'run'), '--summary'])  # needs --metric

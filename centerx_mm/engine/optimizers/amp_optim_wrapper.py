@@ -63,8 +63,12 @@ class CenterXAmpOptimWrapper(AmpOptimWrapper):
 
     On the scaler-free paths (CPU) a non-finite loss is never stepped on:
     the update it belongs to (all its accumulated micro-batches, on every
-    rank) is skipped and a warning names the iteration; the log's
-    ``amp_skipped`` is the fraction of updates skipped in its window.
+    rank) is skipped and a warning names the iteration. ``amp_skipped``
+    (message hub, at every update) is 1 for a skipped update, 0 for a
+    taken one; ``LogProcessor`` averages only keys matching
+    loss/time/grad_norm, so a log line shows the value of the last update
+    before it, not a fraction of its window. ``num_skipped_steps`` is the
+    total.
 
     Args:
         loss_scale: GPU fp16 only, as mmengine (``'dynamic'``, float, dict).
