@@ -57,8 +57,10 @@ def test_bf16_step_keeps_fp32_weights_and_state(monkeypatch):
     assert net.conv.weight.dtype == torch.float32
     assert not torch.equal(net.conv.weight, before)  # a step was taken
     state = wrapper.state_dict()
-    assert 'loss_scaler' not in state
-    wrapper.load_state_dict(dict(state, loss_scaler={'scale': 1024.}))
+    assert 'loss_scaler' not in state and state['amp_skipped_total'] == 0
+    wrapper.load_state_dict(
+        dict(state, loss_scaler={'scale': 1024.}, amp_skipped_total=3))
+    assert wrapper.num_skipped_steps == 3  # resumed
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU path')
@@ -101,14 +103,14 @@ def test_nonfinite_loss_skips_its_update_only(monkeypatch):
     wrapper.update_params(loss_of(float('nan')))  # 2nd micro-batch: NaN
     assert torch.equal(net.conv.weight, w0)  # the whole update skipped
     assert wrapper.num_skipped_steps == 1
-    assert hub.get_scalar('train/amp_skipped').current() == 1.0
+    assert hub.get_scalar('train/amp_skipped_total').current() == 1
     assert all(p.grad is None or torch.isfinite(p.grad).all()
                for p in net.parameters())
     wrapper.update_params(loss_of(1.))
     wrapper.update_params(loss_of(1.))  # the next update is taken
     assert torch.isfinite(net.conv.weight).all()
     assert not torch.equal(net.conv.weight, w0)
-    assert hub.get_scalar('train/amp_skipped').current() == 0.0
+    assert hub.get_scalar('train/amp_skipped_total').current() == 1
     assert wrapper.num_skipped_steps == 1
 
 

@@ -63,12 +63,10 @@ class CenterXAmpOptimWrapper(AmpOptimWrapper):
 
     On the scaler-free paths (CPU) a non-finite loss is never stepped on:
     the update it belongs to (all its accumulated micro-batches, on every
-    rank) is skipped and a warning names the iteration. ``amp_skipped``
-    (message hub, at every update) is 1 for a skipped update, 0 for a
-    taken one; ``LogProcessor`` averages only keys matching
-    loss/time/grad_norm, so a log line shows the value of the last update
-    before it, not a fraction of its window. ``num_skipped_steps`` is the
-    total.
+    rank) is skipped and a warning names the iteration. Every log line
+    shows ``amp_skipped_total``, the number of updates skipped so far
+    (``num_skipped_steps``; ``LogProcessor`` logs it as is, it averages only
+    loss/time/grad_norm keys).
 
     Args:
         loss_scale: GPU fp16 only, as mmengine (``'dynamic'``, float, dict).
@@ -158,9 +156,11 @@ class CenterXAmpOptimWrapper(AmpOptimWrapper):
             all_reduce(nonfinite, op='max')
         self._nonfinite = False
         skipped = nonfinite.item() > 0
-        self.message_hub.update_scalar('train/amp_skipped', float(skipped))
         if skipped:
             self.num_skipped_steps += 1
+        self.message_hub.update_scalar('train/amp_skipped_total',
+                                       self.num_skipped_steps)
+        if skipped:
             print_log(
                 f'AMP: non-finite loss at iteration '
                 f'{self.message_hub.get_info("iter", "?")}; update skipped '
@@ -173,9 +173,12 @@ class CenterXAmpOptimWrapper(AmpOptimWrapper):
     def state_dict(self) -> dict:
         if self.loss_scaler is not None:
             return super().state_dict()
-        return OptimWrapper.state_dict(self)
+        return dict(OptimWrapper.state_dict(self),
+                    amp_skipped_total=self.num_skipped_steps)
 
     def load_state_dict(self, state_dict: dict) -> None:
+        self.num_skipped_steps = int(
+            state_dict.pop('amp_skipped_total', self.num_skipped_steps))
         if self.loss_scaler is None:
             # A GPU fp16 checkpoint resumed on a CPU: the scale is unused.
             state_dict.pop('loss_scaler', None)
