@@ -29,14 +29,6 @@ model = dict(
     use_gt=False,
     heatmap_merge='max',  # a class several teachers own: their max
     conflict='max',  # most confident teacher's regression where peaks meet
-    # as ./kd_r50-r18_shapes.py: per-teacher-peak normalisation
-    distill_loss=dict(
-        type='KDLoss',
-        heatmap_mode='prob',
-        heatmap_norm='peaks',
-        mask='peaks',
-        peak_thr=0.1,
-        loss_heatmap_weight=1.0,
-        loss_wh_weight=0.1,
-        loss_offset_weight=1.0,
-        loss_ltrb_weight=0.1))
+    # KDLoss's defaults, written out in ./kd_r50-r18_shapes.py: 'prob' heatmap
+    # per confident teacher peak, L1 regression at those peaks
+    distill_loss=dict(type='KDLoss'))
