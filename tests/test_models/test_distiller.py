@@ -319,6 +319,9 @@ def test_ttf_head_distils_ltrb(env, ttf):
     model = MODELS.build(ttf_kd_cfg(env, ttf))
     model.init_weights()
     assert model.bbox_head.out_names == ('heatmap_logits', 'ltrb')
+    # student only: loads strictly into the plain TTF student
+    plain = MODELS.build(Config.fromfile(ttf['student']).model)
+    plain.load_state_dict(model.state_dict(), strict=True)
     cfg = Config.fromfile(env['kd'])
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     data = pseudo_collate([dataset[i] for i in range(2)])
@@ -506,9 +509,12 @@ def test_kd_checkpoint_runs_in_plain_student_test_and_demo(env):
     from tools import demo, test, train
     from centerx_mm.utils import load_checkpoint_safely
     work = str(env['tmp'] / 'work')
-    ema = ['custom_hooks=[dict(type="EMAHook",'
-           'ema_type="mmdet.ExpMomentumEMA",momentum=0.5)]']
-    train.main([env['kd'], '--work-dir', work, '--cfg-options'] + ema)
+    kd_ema = write(env['tmp'] / 'kd_ema.py', f"""
+        _base_ = [{env['kd']!r}]
+        custom_hooks = [dict(type='EMAHook', ema_type='mmdet.ExpMomentumEMA',
+                             momentum=0.5)]
+        """)
+    train.main([kd_ema, '--work-dir', work])
     ckpt_path = osp.join(work, 'iter_2.pth')
     ckpt = load_checkpoint_safely(ckpt_path)
     plain = MODELS.build(Config.fromfile(env['student']).model)
@@ -525,8 +531,8 @@ def test_kd_checkpoint_runs_in_plain_student_test_and_demo(env):
     demo.main([img, env['student'], ckpt_path, '--out-file', out])
     assert osp.isfile(out)
     # a KD run resumes (the teacher is rebuilt from its config)
-    train.main([env['kd'], '--work-dir', work, '--resume',
-                '--cfg-options', 'train_cfg.max_iters=4'] + ema)
+    train.main([kd_ema, '--work-dir', work, '--resume',
+                '--cfg-options', 'train_cfg.max_iters=4'])
     assert osp.isfile(osp.join(work, 'iter_4.pth'))
 
 
