@@ -38,7 +38,8 @@ def ttf_dry_run(tmp_path_factory):
 
 def test_dry_run_derived_configs(ttf_dry_run):
     work, _ = ttf_dry_run
-    assert set(os.listdir(osp.join(work, 'configs'))) == {
+    assert {c for c in os.listdir(osp.join(work, 'configs'))
+            if c.endswith('.py')} == {
         f'{name}.py' for name in driver.ROW
     } | {'plain_centerx_r18_1k_shapes.py',
          'plain_mt_r18_ignore_unlabelled_shapes.py'}
@@ -96,20 +97,34 @@ def test_dry_run_commands(ttf_dry_run):
     assert 'test_evaluator.classwise=True' in kd_test
 
 
-def test_recipe_fragment_and_errors(tmp_path):
+def test_recipes_in_order_and_a_fragment(tmp_path):
     fragment = tmp_path / 'recipe.py'
     fragment.write_text('optim_wrapper = dict(optimizer=dict(lr=0.005))\n')
     work = str(tmp_path / 'work')
-    driver.main([work, '--dry-run', '--recipe', str(fragment), '--tables',
-                 'kd', '--rows', 'kd_r50-r18', '--seeds', '1'])
-    cfg = Config.fromfile(osp.join(work, 'configs', 'kd_r50-r18.py'))
-    assert cfg.optim_wrapper.optimizer.lr == 0.005
-    assert cfg.model.bbox_head.type == 'CenterXHead'
-    assert sorted(os.listdir(osp.join(work, 'configs'))) == [
+    driver.main([work, '--dry-run', '--recipe', 'w32', 'ttf', str(fragment),
+                 '--tables', 'kd', '--rows', 'kd_r50-r18', '--seeds', '1'])
+    assert sorted(c for c in os.listdir(osp.join(work, 'configs'))
+                  if c.endswith('.py')) == [
         'kd_r50-r18.py', 'plain_centerx_r18_1k_shapes.py', 'teacher_r50.py'
     ]
-    with pytest.raises(FileNotFoundError, match='--recipe'):
-        driver.main([work, '--dry-run', '--recipe', 'nope.py'])
+    for name, neck_in in (('kd_r50-r18', 256), ('teacher_r50', 1024)):
+        cfg = Config.fromfile(osp.join(work, 'configs', f'{name}.py'))
+        assert cfg.optim_wrapper.optimizer.lr == 0.005
+        assert cfg.model.backbone.base_channels == 32
+        assert cfg.model.neck.in_channels == neck_in
+        # ttf after w32: the TTF head takes the half-width head's channels
+        head = cfg.model.bbox_head
+        assert (head.type, head.in_channels, head.feat_channels) == (
+            'CenterXTTFHead', 32, 32)
+    # the plain test config of the students gets the same recipes
+    plain = Config.fromfile(osp.join(work, 'configs',
+                                     'plain_centerx_r18_1k_shapes.py'))
+    assert plain.model.bbox_head.type == 'CenterXTTFHead'
+    assert plain.model.backbone.base_channels == 32
+
+def test_unknown_recipe(tmp_path):
+    with pytest.raises(FileNotFoundError, match='--recipe must be one of'):
+        driver.main([str(tmp_path), '--dry-run', '--recipe', 'nope.py'])
 
 
 def test_table_mean_and_std(tmp_path):

@@ -2,7 +2,7 @@
 docs/experiments_kd.md, docs/experiments_multi_teacher.md; issue 11).
 
     python tools/experiments/run_kd_seeds.py WORK_ROOT \
-        [--seeds 0 1 2] [--recipe classic|ttf|FRAGMENT.py] \
+        [--seeds 0 1 2] [--recipe classic|ttf|w32|FRAGMENT.py ...] \
         [--tables kd mt] [--rows ROW ...] [--iters 1000] \
         [--teacher-iters 3000] [--no-amp] [--lock /tmp/centerx_cpu.lock] \
         [--dry-run] [--smoke] [--cfg-options KEY=VALUE ...]
@@ -28,13 +28,17 @@ triangle); students ``r18_naive_merge``, ``r18_ignore_unlabelled``,
 that each teacher is clearly stronger on its classes.
 
 Recipe: every config is used through a derived config in
-``WORK_ROOT/configs/<row>.py``: ``_base_`` = the shipped config, then the
-recipe (``classic``: nothing; ``ttf``: ``CenterXTTFHead`` instead of the
-classic head; a file: its text, e.g. the fast-training recipe's optimizer
-and schedule, may use ``_base_.``), then the row's iteration count (every
-iteration-based LR step, cosine length and phase end is scaled with it,
-a LinearLR warm-up from 0 is kept). All of a run's settings are in that
-file and its command line (``WORK_ROOT/commands.sh`` lists every command).
+``WORK_ROOT/configs/<row>.py``: the shipped config, then each ``--recipe``
+in order (``classic``: nothing; ``ttf``: ``CenterXTTFHead`` instead of the
+classic head; ``w32``: half-width nets, as
+configs/_base_/models/centerx_r18w32.py, for any depth; a file: its text,
+e.g. the fast-training recipe's optimizer and schedule, may use ``_base_.``
+and should set ``train_cfg.max_iters`` with a ``param_scheduler``), each a
+config level of its own under ``WORK_ROOT/configs/recipes/``, then the
+row's iteration count (every iteration-based LR step, cosine length and
+phase end is scaled with it, a LinearLR warm-up from 0 is kept). All of a
+run's settings are in that file and its command line
+(``WORK_ROOT/commands.sh`` lists every command).
 
 Re-running skips every run whose checkpoint / metrics exist. ``--lock F``
 runs every training/test/pseudo-label step under ``flock F`` (the CPU
@@ -61,7 +65,9 @@ SHAPES = 'data/shapes/'
 GROUPS = dict(A=('ring', 'star'), B=('cross', 'triangle'))
 PLAIN_KD = 'configs/centerx/centerx_r18_1k_shapes.py'
 PLAIN_MT = 'configs/centerx/mt_r18_ignore_unlabelled_shapes.py'
-TTF_RECIPE = """\
+RECIPES = dict(
+    classic='',
+    ttf="""\
 # recipe 'ttf': CenterXTTFHead (ltrb + GIoU, TTFNet) instead of CenterXHead
 model = dict(
     bbox_head=dict(
@@ -70,7 +76,17 @@ model = dict(
         num_classes=_base_.model.bbox_head.num_classes,
         in_channels=_base_.model.bbox_head.in_channels,
         feat_channels=_base_.model.bbox_head.feat_channels))
-"""
+""",
+    w32="""\
+# recipe 'w32': half-width ResNet (base_channels 32), neck 128-64-32, head 32
+# (configs/_base_/models/centerx_r18w32.py, for any depth)
+model = dict(
+    backbone=dict(base_channels=32),
+    neck=dict(
+        in_channels=_base_.model.neck.in_channels // 2,
+        num_deconv_filters=(128, 64, 32)),
+    bbox_head=dict(in_channels=32, feat_channels=32))
+""")
 
 
 def row(name, table, config, title, teachers=(), plain=None, teacher=False,
@@ -136,8 +152,9 @@ def parse_args(argv=None):
     parser.add_argument('work_root')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     parser.add_argument(
-        '--recipe', default='classic',
-        help="'classic', 'ttf' or a config fragment file (default classic)")
+        '--recipe', nargs='+', default=['classic'],
+        help="recipes applied in order: 'classic' (none), 'ttf', 'w32' or "
+        'config fragment files (default classic)')
     parser.add_argument('--tables', nargs='+', choices=('kd', 'mt'),
                         default=['kd', 'mt'])
     parser.add_argument('--rows', nargs='+', choices=sorted(ROW),
@@ -192,14 +209,13 @@ def evaluate(out_json, config, ckpt, test_args):
 
 
 def recipe_text(recipe):
-    if recipe == 'classic':
-        return ''
-    if recipe == 'ttf':
-        return TTF_RECIPE
+    """Config text of a built-in recipe or of a fragment file."""
+    if recipe in RECIPES:
+        return RECIPES[recipe]
     if not osp.isfile(recipe):
         raise FileNotFoundError(
-            f"--recipe must be 'classic', 'ttf' or a config fragment file; "
-            f'{recipe} not found')
+            f'--recipe must be one of {sorted(RECIPES)} or a config '
+            f'fragment file; {recipe} not found')
     with open(recipe) as f:
         return f'# recipe {recipe}\n' + f.read()
 
@@ -254,7 +270,8 @@ class Runner:
     def __init__(self, args):
         self.args = args
         self.work = osp.abspath(args.work_root)
-        self.recipe = recipe_text(args.recipe)
+        self.recipes = [(r, recipe_text(r)) for r in args.recipe
+                        if recipe_text(r)]
         self.commands = []
         self.data_root = SHAPES
         if args.smoke:
@@ -281,12 +298,21 @@ class Runner:
                         f'iter_{self.iters(name)}.pth')
 
     def derived_config(self, name, config, iters):
-        """WORK_ROOT/configs/<name>.py: CONFIG + recipe + schedule."""
+        """WORK_ROOT/configs/<name>.py: CONFIG + recipes + schedule."""
         from mmengine.config import Config
-        os.makedirs(osp.join(self.work, 'configs'), exist_ok=True)
+        os.makedirs(osp.join(self.work, 'configs', 'recipes'), exist_ok=True)
+        base = osp.join(REPO, config)
+        for i, (recipe, text) in enumerate(self.recipes):
+            level = osp.join(self.work, 'configs', 'recipes',
+                             f'{name}.{i}.py')
+            with open(level, 'w') as f:
+                f.write(f'# derived by tools/experiments/run_kd_seeds.py, '
+                        f'recipe {recipe}\n_base_ = [{base!r}]\n{text}')
+            base = level
         path = osp.join(self.work, 'configs', f'{name}.py')
-        head = (f'# derived by tools/experiments/run_kd_seeds.py\n'
-                f'_base_ = [{osp.join(REPO, config)!r}]\n' + self.recipe)
+        head = (f'# derived by tools/experiments/run_kd_seeds.py: {config}, '
+                f'recipes {" ".join(self.args.recipe)}\n'
+                f'_base_ = [{base!r}]\n')
         with open(path, 'w') as f:
             f.write(head)
         cfg = Config.fromfile(path)
@@ -496,7 +522,7 @@ def write_table(work, table, args):
     classes = GROUPS['A'] + GROUPS['B']
     lines = [
         f'{table}: students {args.iters} iterations, teachers '
-        f'{args.teacher_iters}, recipe {args.recipe}, '
+        f'{args.teacher_iters}, recipe {" ".join(args.recipe)}, '
         f'{"fp32" if args.no_amp else "--amp"}; COCO AP x100 on the val '
         'split, mean ± std (sample) over seeds', '',
         '| row | ' + ' | '.join(heads[k] for k in keys) +
