@@ -369,6 +369,18 @@ def test_merge_heatmaps_rejects_unknown_rule():
 # ------------------------------------------ annotated_labels semantics
 
 
+@pytest.fixture(scope='module')
+def shared(env):
+    """One two-teacher model whose ``use_gt`` / ``kd_on_labelled`` the
+    tests set (both are read at every step): one build for many tests."""
+    return MODELS.build(mt_cfg(env, use_gt=True)).eval()
+
+
+def with_modes(model, use_gt, kd_on_labelled):
+    model.use_gt, model.kd_on_labelled = use_gt, kd_on_labelled
+    return model
+
+
 @pytest.mark.parametrize('use_gt, kd_on_labelled, expected', [
     # per image: no annotated_labels (= fully labelled), part 0 ([0, 1]),
     # an unlabelled image ([])
@@ -376,12 +388,11 @@ def test_merge_heatmaps_rejects_unknown_rule():
     (True, True, [[1] * 4, [1] * 4, [1] * 4]),
     (True, False, [[0] * 4, [0, 0, 1, 1], [1] * 4]),
 ])
-def test_annotated_labels_mean_the_same_everywhere(env, use_gt,
+def test_annotated_labels_mean_the_same_everywhere(env, shared, use_gt,
                                                    kd_on_labelled, expected):
     """Absent = fully labelled, for the KD weights as for the head's GT
     heatmap weights; a batch mixing all three kinds trains."""
-    model = MODELS.build(mt_cfg(env, use_gt=use_gt,
-                                kd_on_labelled=kd_on_labelled)).eval()
+    model = with_modes(shared, use_gt, kd_on_labelled)
     metas = [{}, dict(annotated_labels=[0, 1]), dict(annotated_labels=[])]
     assert model.kd_class_weight(metas, torch.zeros(1)).tolist() == expected
     head_weight = model.bbox_head.heatmap_loss_weight(
@@ -405,8 +416,8 @@ def test_annotated_labels_mean_the_same_everywhere(env, use_gt,
             torch.testing.assert_close(losses[k], gt[k])
 
 
-def test_fully_labelled_image_gets_no_kd_when_kd_on_labelled_is_off(env):
-    model = MODELS.build(mt_cfg(env, use_gt=True, kd_on_labelled=False))
+def test_fully_labelled_image_gets_no_kd_when_kd_on_labelled_is_off(shared):
+    model = with_modes(shared, True, False)
     losses = model.loss(torch.randn(1, 3, 64, 64),
                         [_sample([[8, 8, 30, 40]], [0])])
     for k in ('loss_kd_heatmap', 'loss_kd_wh', 'loss_kd_offset'):
@@ -432,16 +443,15 @@ def test_deprecated_multi_teacher_distiller_name(env):
 # --------------------------------------------------------------- modes
 
 
-def test_loss_without_labels_and_with_labels(env):
+def test_loss_without_labels_and_with_labels(shared):
     torch.manual_seed(0)
     imgs = torch.randn(2, 3, 64, 64)
-    model = MODELS.build(mt_cfg(env)).eval()
+    model = with_modes(shared, False, False)
     losses = model.loss(imgs, [_sample(), _sample()])
     assert set(losses) == {'loss_kd_heatmap', 'loss_kd_wh', 'loss_kd_offset'}
     assert all(torch.isfinite(v) for v in losses.values())
 
-    model = MODELS.build(mt_cfg(env, use_gt=True,
-                                kd_on_labelled=False)).eval()
+    model = with_modes(shared, True, False)
     part0 = _sample([[8, 8, 30, 40]], [0], annotated_labels=[0, 1])
     part1 = _sample([[20, 4, 50, 30]], [3], annotated_labels=[2, 3])
     losses = model.loss(imgs, [part0, part1])
