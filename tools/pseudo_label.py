@@ -7,14 +7,14 @@ one on B, predict the missing labels, train on the completed data).
         [--annotated-classes ring,star] [--cfg-options key=value ...]
 
 CONFIG is a multi-teacher config (``model.teachers``, e.g.
-``configs/centerx/mt_r18_kd_nolabel_shapes.py``): each teacher is run over
-every image of ``--ann-file`` (a progress bar is shown) for the classes it
-teaches that the file does not annotate (its top-level
-``"annotated_classes"``, or ``--annotated-classes``); its boxes with a score
->= ``--score-thr`` are added to the ground truth. The output is the input
-COCO JSON plus those boxes (``"score"`` and ``"pseudo": true`` set on each;
-``bbox`` in original image pixels, ``[x, y, w, h]``), ``"annotated_classes"``
-extended by the pseudo-labelled classes and a ``"pseudo_label"`` record of
+``configs/distill/mtkd-nolabel_2xr50-r18_partial_shapes.py``): each teacher is
+run over every image of ``--ann-file`` (a progress bar is shown) for the
+classes it teaches that the file does not annotate (its top-level
+``"annotated_classes"``, or ``--annotated-classes``); its boxes with a score >=
+``--score-thr`` are added to the ground truth. The output is the input COCO
+JSON plus those boxes (``"score"`` and ``"pseudo": true`` set on each; ``bbox``
+in original image pixels, ``[x, y, w, h]``), ``"annotated_classes"`` extended
+by the pseudo-labelled classes and a ``"pseudo_label"`` record of
 the teachers, threshold and box counts. Images are preprocessed with
 CONFIG's test pipeline.
 """
@@ -127,7 +127,7 @@ def pseudo_label(cfg,
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import DefaultScope
 
-    from centerx_mm.models.detectors.multi_teacher_distiller import \
+    from centerx_mm.models.detectors.distiller import \
         load_teachers
 
     coco = read_coco_json(ann_file, '--ann-file')
@@ -240,7 +240,8 @@ def main(argv=None) -> dict:
     if not cfg.get('model', {}).get('teachers'):
         raise PseudoLabelError(
             f'{args.config} has no model.teachers: pass a multi-teacher '
-            'config (e.g. configs/centerx/mt_r18_kd_nolabel_shapes.py)')
+            'config (e.g. configs/distill/'
+            'mtkd-nolabel_2xr50-r18_partial_shapes.py)')
     if not osp.isdir(args.img_dir):
         raise FileNotFoundError(f'--img-dir not found: {args.img_dir}')
     annotated = None if args.annotated_classes is None else [

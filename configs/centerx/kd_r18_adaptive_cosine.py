@@ -1,10 +1,11 @@
 # kd_r18.py (R18 student, R50 teacher, GT + KD losses) with the adaptive loss
 # ("共产主义loss", docs/adaptive_loss.md) and the cosine schedule of
 # centerx_r18_1k_cosine_shapes.py: every GT and KD term is held at a target,
-# so the hand-tuned KDLoss weights of kd_r18.py (1000 / 0.1 / 1) cancel out and
-# no "run 300 iterations, look at the losses, restart" is needed.
+# so the KDLoss weights of kd_r18.py (= configs/distill/kd_r50-r18_shapes.py)
+# cancel out and no "run 300 iterations, look at the losses, restart" is
+# needed.
 #   python tools/train.py configs/centerx/kd_r18_adaptive_cosine.py \
-#       [--cfg-options model.teacher_ckpt=PATH/TO/TEACHER.pth]
+#       [--cfg-options model.teachers.0.checkpoint=PATH/TO/TEACHER.pth]
 _base_ = ['./kd_r18.py']
 train_cfg = dict(val_interval=250)
 # == configs/_base_/schedules/schedule_shapes_1k_cosine.py (a second schedule

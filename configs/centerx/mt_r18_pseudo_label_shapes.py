@@ -2,7 +2,7 @@
 # other part's teacher's boxes (score >= 0.3) by tools/pseudo_label.py, then
 # trained as fully labelled. First write the two JSONs:
 #   for i in 0 1; do python tools/pseudo_label.py \
-#       configs/centerx/mt_r18_kd_nolabel_shapes.py \
+#       configs/distill/mtkd-nolabel_2xr50-r18_partial_shapes.py \
 #       --ann-file data/shapes/annotations/instances_train_part$i.json \
 #       --img-dir data/shapes/train \
 #       --out work_dirs/mt_pseudo_labels/instances_train_part${i}_pseudo.json \

@@ -1,25 +1,5 @@
-# Multi-teacher distillation (design notes, "多模型蒸馏"), teacher A: an R50
-# trained on part 0 of the partially labelled shapes data, which labels only
-# ring and star. A 2-class detector: its part's cross/triangle objects are
-# unlabelled, i.e. background to it, which is right for a ring/star detector.
-# Same 2000-iteration schedule as every row of
-# docs/experiments_multi_teacher.md.
-# Evaluated on the fully labelled val split restricted to its classes
-# (allow_unlisted_categories drops the other classes' boxes).
-#   python tools/train.py configs/centerx/mt_teacher_a_r50_shapes.py
-_base_ = [
-    '../_base_/models/centerx_r50.py', '../_base_/datasets/shapes.py',
-    '../_base_/schedules/schedule_shapes_2k.py', '../_base_/default_runtime.py'
-]
-metainfo = dict(classes=('ring', 'star'))
-model = dict(bbox_head=dict(num_classes=2))
-train_dataloader = dict(
-    dataset=dict(
-        metainfo=metainfo,
-        ann_file='annotations/instances_train_part0.json',
-        allow_unlisted_categories=True))
-val_dataloader = dict(
-    dataset=dict(metainfo=metainfo, allow_unlisted_categories=True))
-test_dataloader = val_dataloader
-val_evaluator = dict(classwise=True)  # per-class AP: coco/<class>_precision
-test_evaluator = val_evaluator
+# Deprecated name, kept so that existing commands run: the same config as
+# configs/distill/teachers/centerx_r50_2k_shapes-part0.py
+# (teacher A: R50 on part 0, ring and star).
+# Work dirs default to work_dirs/mt_teacher_a_r50_shapes/.
+_base_ = ['../distill/teachers/centerx_r50_2k_shapes-part0.py']

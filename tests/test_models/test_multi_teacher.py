@@ -1,4 +1,7 @@
-"""MultiTeacherDistiller and the partial-label baselines (issue 4).
+"""CenterXDistiller with several teachers (multi-teacher distillation for
+partially labelled data, overlapping teachers), ``annotated_labels``
+semantics, the deprecated ``MultiTeacherDistiller`` name, and the
+partial-label baselines.
 
 Tiny nets (ResNet-18 with 8/16 base channels) and a generated 8-image
 dataset with two partial-label parts keep every test at a few seconds.
@@ -15,9 +18,11 @@ from mmengine.structures import InstanceData
 
 from centerx_mm.datasets import DatasetConfigError
 from centerx_mm.models.dense_heads.centerx_head import CenterXHead
-from centerx_mm.models.detectors import CenterX, MultiTeacherDistiller
-from centerx_mm.models.detectors.multi_teacher_distiller import (
-    check_teacher_classes, merge_regression_targets)
+from centerx_mm.models.detectors import (CenterX, CenterXDistiller,
+                                         MultiTeacherDistiller)
+from centerx_mm.models.detectors.distiller import (check_teacher_classes,
+                                                   merge_heatmaps,
+                                                   merge_regression_targets)
 from centerx_mm.models.utils import TeacherConfigError
 from centerx_mm.registry import DATASETS, MODELS
 from tests.helpers import save_ckpt, tiny_student_config, write
@@ -45,7 +50,7 @@ model = dict(backbone=dict(base_channels=16),
 MT = """
 _base_ = ['student.py']
 model = dict(
-    type='MultiTeacherDistiller', classes=_base_.metainfo.classes,
+    type='CenterXDistiller', classes=_base_.metainfo.classes,
     teachers=[dict(config={ta!r}, checkpoint={ca!r}, classes=('ring', 'star')),
               dict(config={tb!r}, checkpoint={cb!r},
                    classes=('cross', 'triangle'))],
@@ -121,12 +126,13 @@ def test_check_teacher_classes_maps_by_name():
     # a class labelled by the data needs no teacher
     assert check_teacher_classes(CLASSES, [('ring', 'star', 'cross')],
                                  gt_classes=('triangle', )) == [[0, 1, 2]]
+    # several teachers may own a class
+    assert check_teacher_classes(
+        CLASSES, [('ring', 'star'), ('ring', 'cross', 'triangle')]) == [
+            [0, 1], [0, 2, 3]]
 
 
 @pytest.mark.parametrize('teacher_classes, gt, match', [
-    ([('ring', 'star'), ('star', 'cross', 'triangle')], (),
-     r"class 'star' is taught by both model.teachers\[0\] and "
-     r'model.teachers\[1\]'),
     ([('ring', 'star'), ('cross', 'hexagon')], (),
      r"model.teachers\[1\] classes \['hexagon'\] are not among student "
      r'\(model.classes\)'),
@@ -145,7 +151,7 @@ def test_check_teacher_classes_errors(teacher_classes, gt, match):
 
 def test_build_maps_teacher_channels_by_name(env):
     model = MODELS.build(mt_cfg(env))
-    assert isinstance(model, MultiTeacherDistiller)
+    assert type(model) is CenterXDistiller
     # teacher A's heatmap is (star, ring): 'ring' is its channel 1
     assert model.teacher_channels == [[1, 0], [0, 1]]
     assert model.student_channels == [[0, 1], [2, 3]]
@@ -156,7 +162,7 @@ def test_build_maps_teacher_channels_by_name(env):
     full_b = env['model_b']._forward(x)[0]
     torch.testing.assert_close(outs[0][0], full_a[:, [1, 0]])
     weight = model.kd_class_weight([{}, {}], x)
-    (heat, _, _), hw, _ = model.merge_teachers(outs, weight)
+    (heat, _, _), hw, _ = model.teacher_targets(outs, weight)
     torch.testing.assert_close(heat[:, 0], full_a[:, 1])  # ring
     torch.testing.assert_close(heat[:, 1], full_a[:, 0])  # star
     torch.testing.assert_close(heat[:, 2:], full_b)  # cross, triangle
@@ -180,20 +186,23 @@ def test_teachers_frozen_outside_state_dict(env):
 # --------------------------------------- conflict rule, hand-computed
 
 
+def _heat(num_classes, peaks):
+    """(1, num_classes, 4, 4) logits: probability 0 except ``peaks``
+    ``(channel, y, x, p)``."""
+    h = torch.full((1, num_classes, 4, 4), -1e4)
+    for c, y, x, p in peaks:
+        h[0, c, y, x] = math.log(p / (1 - p))
+    return h
+
+
 def _synthetic_teacher_outs():
     """4x4 maps, 1 image. Teacher A (ring, star): ring peak 0.9 at (1, 1),
     wh 10, offset 0.2 everywhere. Teacher B (cross, triangle): cross peak
     0.6 at (1, 1), triangle peak 0.5 at (2, 3), wh 20, offset 0.6.
     Background logit -1e4 (probability exactly 0)."""
-    def heat(peaks):
-        h = torch.full((1, 2, 4, 4), -1e4)
-        for c, y, x, p in peaks:
-            h[0, c, y, x] = math.log(p / (1 - p))
-        return h
-
-    a = (heat([(0, 1, 1, 0.9)]), torch.full((1, 2, 4, 4), 10.),
+    a = (_heat(2, [(0, 1, 1, 0.9)]), torch.full((1, 2, 4, 4), 10.),
          torch.full((1, 2, 4, 4), 0.2))
-    b = (heat([(0, 1, 1, 0.6), (1, 2, 3, 0.5)]),
+    b = (_heat(2, [(0, 1, 1, 0.6), (1, 2, 3, 0.5)]),
          torch.full((1, 2, 4, 4), 20.), torch.full((1, 2, 4, 4), 0.6))
     return [a, b]
 
@@ -207,19 +216,23 @@ def test_merge_regression_targets_hand_computed():
     wh = torch.stack([torch.full((1, 2, 2, 2), 10.),
                       torch.full((1, 2, 2, 2), 20.)])
     off = wh / 100
-    mask, t_wh, t_off = merge_regression_targets(masks, wh, off, 'max')
+    ltrb = torch.cat([wh, wh], dim=2)  # the TTF head's 4 maps
+    mask, (t_wh, t_off, t_ltrb) = merge_regression_targets(
+        masks, [wh, off, ltrb], 'max')
     torch.testing.assert_close(mask[0, 0],
                                torch.tensor([[0.9, 0.5], [0., 0.4]]))
     # (0,0): A more confident; (0,1): B alone; (1,1): tie -> teacher 0
     assert t_wh[0, 0].tolist() == [[10., 20.], [10., 10.]]
     torch.testing.assert_close(t_off[0, 1],
                                torch.tensor([[.1, .2], [.1, .1]]))
-    mask, t_wh, _ = merge_regression_targets(masks, wh, off, 'mean')
+    assert t_ltrb.shape == (1, 4, 2, 2)
+    assert t_ltrb[0, 3].tolist() == [[10., 20.], [10., 10.]]
+    mask, (t_wh, ) = merge_regression_targets(masks, [wh], 'mean')
     # (0,0): (0.9*10 + 0.6*20) / 1.5 = 14; (1,1): (0.4*10 + 0.4*20)/0.8 = 15
     torch.testing.assert_close(t_wh[0, 0],
                                torch.tensor([[14., 20.], [10., 15.]]))
     with pytest.raises(ValueError, match='conflict'):
-        merge_regression_targets(masks, wh, off, 'sum')
+        merge_regression_targets(masks, [wh], 'sum')
 
 
 @pytest.mark.parametrize('conflict, wh, offset', [
@@ -234,12 +247,13 @@ def test_kd_losses_two_teachers_hand_computed(env, conflict, wh, offset):
     student = (torch.zeros(1, 4, 4, 4), torch.zeros(1, 2, 4, 4),
                torch.zeros(1, 2, 4, 4))
     weight = model.kd_class_weight([{}], student[0])
-    targets, hw, mask = model.merge_teachers(outs, weight)
+    targets, hw, mask = model.teacher_targets(outs, weight)
     losses = model.distill_loss(student, targets, heatmap_weight=hw,
                                 mask=mask)
     # prob mode: student 0.5 everywhere; 61 cells of teacher prob 0, one
-    # each of 0.9, 0.6, 0.5: (61*0.25 + 0.16 + 0.01 + 0) / 64
-    assert losses['loss_kd_heatmap'].item() == pytest.approx(15.42 / 64)
+    # each of 0.9, 0.6, 0.5: (61*0.25 + 0.16 + 0.01 + 0), per teacher peak
+    # (3 confident peaks)
+    assert losses['loss_kd_heatmap'].item() == pytest.approx(15.42 / 3)
     assert losses['loss_kd_wh'].item() == pytest.approx(wh)
     assert losses['loss_kd_offset'].item() == pytest.approx(offset)
 
@@ -247,18 +261,18 @@ def test_kd_losses_two_teachers_hand_computed(env, conflict, wh, offset):
 def test_kd_with_gt_distils_only_unlabelled_classes(env):
     """use_gt: an image of part 0 (ring, star labelled) is distilled on
     cross/triangle only; teacher A's peak no longer weights the regression."""
-    model = MODELS.build(mt_cfg(env, use_gt=True, gt_classes=CLASSES))
+    model = MODELS.build(mt_cfg(env, use_gt=True, kd_on_labelled=False))
     outs = _synthetic_teacher_outs()
     student = (torch.zeros(1, 4, 4, 4), torch.zeros(1, 2, 4, 4),
                torch.zeros(1, 2, 4, 4))
     weight = model.kd_class_weight([dict(annotated_labels=[0, 1])],
                                    student[0])
     assert weight.tolist() == [[0., 0., 1., 1.]]
-    targets, hw, mask = model.merge_teachers(outs, weight)
+    targets, hw, mask = model.teacher_targets(outs, weight)
     losses = model.distill_loss(student, targets, heatmap_weight=hw,
                                 mask=mask)
-    # cross: 15*0.25 + 0.01, triangle: 15*0.25 + 0, over 32 elements
-    assert losses['loss_kd_heatmap'].item() == pytest.approx(7.51 / 32)
+    # cross: 15*0.25 + 0.01, triangle: 15*0.25 + 0, over 2 teacher peaks
+    assert losses['loss_kd_heatmap'].item() == pytest.approx(7.51 / 2)
     # only B's peaks (0.6 and 0.5), both target 20 / 0.6
     assert losses['loss_kd_wh'].item() == pytest.approx(20.)
     assert losses['loss_kd_offset'].item() == pytest.approx(0.6)
@@ -268,34 +282,189 @@ def test_kd_with_gt_distils_only_unlabelled_classes(env):
                                  student[0]).tolist() == [[1., 1., 1., 1.]]
 
 
+# ------------------------------------------------- overlapping teachers
+
+
+@pytest.fixture(scope='module')
+def overlap(env):
+    """Teacher B' of (ring, cross, triangle): shares 'ring' with A."""
+    tb3, cb3, mb3 = make_teacher(env['tmp'], env['student'], 'teacher_b3',
+                                 ('ring', 'cross', 'triangle'), seed=3)
+    return dict(config=tb3, checkpoint=cb3, model=mb3.eval())
+
+
+def _overlap_outs():
+    """A (ring, star): ring 0.9 at (1, 1); wh 10, offset 0.2. B' (ring,
+    cross, triangle): ring 0.6 at (1, 1) and 0.3 at (3, 0), cross 0.5 at
+    (2, 3); wh 20, offset 0.6."""
+    a = (_heat(2, [(0, 1, 1, 0.9)]), torch.full((1, 2, 4, 4), 10.),
+         torch.full((1, 2, 4, 4), 0.2))
+    b = (_heat(3, [(0, 1, 1, 0.6), (0, 3, 0, 0.3), (1, 2, 3, 0.5)]),
+         torch.full((1, 2, 4, 4), 20.), torch.full((1, 2, 4, 4), 0.6))
+    return [a, b]
+
+
+@pytest.mark.parametrize('rule, ring_11, heatmap', [
+    # max: ring 0.9 at (1,1); squared errors to the student's 0.5:
+    # ring .16 + .04 + 14 * .25, star 16 * .25, cross 15 * .25, triangle
+    # 16 * .25 = 15.45; 3 teacher peaks (ring .9 and .3, cross .5)
+    ('max', 0.9, 15.45 / 3),
+    # weighted: ring at (1,1) (.81 + .36) / 1.5 = .78 -> (.5 - .78)^2
+    ('weighted', 0.78, (15.45 - .16 + .28**2) / 3),
+])
+def test_overlapping_teachers_hand_computed(env, overlap, rule, ring_11,
+                                            heatmap):
+    specs = teachers(env, b=dict(config=overlap['config'],
+                                 checkpoint=overlap['checkpoint'],
+                                 classes=('ring', 'cross', 'triangle')))
+    model = MODELS.build(mt_cfg(env, teachers=specs, heatmap_merge=rule))
+    assert model.student_channels == [[0, 1], [0, 2, 3]]
+    outs = _overlap_outs()
+    student = (torch.zeros(1, 4, 4, 4), torch.zeros(1, 2, 4, 4),
+               torch.zeros(1, 2, 4, 4))
+    weight = model.kd_class_weight([{}], student[0])
+    targets, hw, mask = model.teacher_targets(outs, weight)
+    ring = targets[0][0, 0].sigmoid()
+    assert ring[1, 1].item() == pytest.approx(ring_11, rel=1e-5)
+    assert ring[3, 0].item() == pytest.approx(0.3, rel=1e-5)
+    # the owned-once channels are the owner's heatmap
+    torch.testing.assert_close(targets[0][0, 1], outs[0][0][0, 1])  # star
+    torch.testing.assert_close(targets[0][0, 2:], outs[1][0][0, 1:])
+    # regression: (1,1) from A (0.9 > 0.6), (3,0) and (2,3) from B'
+    expected_mask = torch.zeros(4, 4)
+    expected_mask[1, 1], expected_mask[3, 0], expected_mask[2, 3] = .9, .3, .5
+    torch.testing.assert_close(mask[0, 0], expected_mask)
+    losses = model.distill_loss(student, targets, heatmap_weight=hw,
+                                mask=mask)
+    assert losses['loss_kd_heatmap'].item() == pytest.approx(heatmap,
+                                                             rel=1e-5)
+    assert losses['loss_kd_wh'].item() == pytest.approx(25 / 1.7)
+    assert losses['loss_kd_offset'].item() == pytest.approx(.66 / 1.7)
+
+
+def test_overlapping_teachers_real_forward(env, overlap):
+    specs = teachers(env, b=dict(config=overlap['config'],
+                                 checkpoint=overlap['checkpoint'],
+                                 classes=None))  # default: all it knows
+    model = MODELS.build(mt_cfg(env, teachers=specs))
+    assert model.teacher_classes == (('ring', 'star'),
+                                     ('ring', 'cross', 'triangle'))
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 64, 64)
+    weight = model.kd_class_weight([{}, {}], x)
+    (heat, _, _), _, _ = model.teacher_targets(model.teacher_forward(x),
+                                               weight)
+    ring_a = env['model_a']._forward(x)[0][:, 1]  # A's heatmap: (star, ring)
+    ring_b = overlap['model']._forward(x)[0][:, 0]
+    torch.testing.assert_close(heat[:, 0], torch.maximum(ring_a, ring_b))
+    losses = model.loss(x, [_sample(), _sample()])
+    assert all(torch.isfinite(v) for v in losses.values())
+
+
+def test_merge_heatmaps_rejects_unknown_rule():
+    with pytest.raises(ValueError, match='heatmap_merge must be one of'):
+        merge_heatmaps([torch.zeros(1, 1, 2, 2)], [[0]], 1, 'mean')
+
+
+# ------------------------------------------ annotated_labels semantics
+
+
+@pytest.fixture(scope='module')
+def shared(env):
+    """One two-teacher model whose ``use_gt`` / ``kd_on_labelled`` the
+    tests set (both are read at every step): one build for many tests."""
+    return MODELS.build(mt_cfg(env, use_gt=True)).eval()
+
+
+def with_modes(model, use_gt, kd_on_labelled):
+    model.use_gt, model.kd_on_labelled = use_gt, kd_on_labelled
+    return model
+
+
+@pytest.mark.parametrize('use_gt, kd_on_labelled, expected', [
+    # per image: no annotated_labels (= fully labelled), part 0 ([0, 1]),
+    # an unlabelled image ([])
+    (False, False, [[1] * 4, [1] * 4, [1] * 4]),
+    (True, True, [[1] * 4, [1] * 4, [1] * 4]),
+    (True, False, [[0] * 4, [0, 0, 1, 1], [1] * 4]),
+])
+def test_annotated_labels_mean_the_same_everywhere(env, shared, use_gt,
+                                                   kd_on_labelled, expected):
+    """Absent = fully labelled, for the KD weights as for the head's GT
+    heatmap weights; a batch mixing all three kinds trains."""
+    model = with_modes(shared, use_gt, kd_on_labelled)
+    metas = [{}, dict(annotated_labels=[0, 1]), dict(annotated_labels=[])]
+    assert model.kd_class_weight(metas, torch.zeros(1)).tolist() == expected
+    head_weight = model.bbox_head.heatmap_loss_weight(
+        metas, torch.zeros(3, 4, 1, 1))
+    assert head_weight.flatten(1).tolist() == [[1] * 4, [1, 1, 0, 0],
+                                               [0] * 4]
+    torch.manual_seed(0)
+    imgs = torch.randn(3, 3, 64, 64)
+    box = ([[8, 8, 30, 40]], [0])
+    samples = [_sample(*box), _sample(*box, annotated_labels=[0, 1]),
+               _sample(annotated_labels=[])]
+    losses = model.loss(imgs, samples)
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert ('loss_heatmap' in losses) is use_gt
+    if use_gt:
+        # the GT losses are exactly the plain student's
+        plain = MODELS.build(Config.fromfile(env['student']).model).eval()
+        plain.load_state_dict(model.state_dict())
+        gt = plain.loss(imgs, samples)
+        for k in ('loss_heatmap', 'loss_wh', 'loss_offset'):
+            torch.testing.assert_close(losses[k], gt[k])
+
+
+def test_fully_labelled_image_gets_no_kd_when_kd_on_labelled_is_off(shared):
+    model = with_modes(shared, True, False)
+    losses = model.loss(torch.randn(1, 3, 64, 64),
+                        [_sample([[8, 8, 30, 40]], [0])])
+    for k in ('loss_kd_heatmap', 'loss_kd_wh', 'loss_kd_offset'):
+        assert losses[k].item() == 0, k
+    assert losses['loss_heatmap'].item() > 0
+
+
+def test_deprecated_multi_teacher_distiller_name(env):
+    cfg = mt_cfg(env, type='MultiTeacherDistiller')
+    cfg.pop('use_gt')
+    with pytest.warns(DeprecationWarning, match='MultiTeacherDistiller'):
+        model = MODELS.build(cfg)
+    assert isinstance(model, CenterXDistiller)
+    assert isinstance(model, MultiTeacherDistiller)
+    # its former defaults: teachers only; with GT, KD on unlabelled classes
+    assert model.use_gt is False and model.kd_on_labelled is False
+    plain = MODELS.build(Config.fromfile(env['student']).model)
+    plain.load_state_dict(model.state_dict(), strict=True)
+    from centerx_mm.models.utils import plain_model_cfg
+    assert plain_model_cfg(cfg).type == 'CenterX'
+
+
 # --------------------------------------------------------------- modes
 
 
-def test_loss_without_labels_and_with_labels(env):
+def test_loss_without_labels_and_with_labels(shared):
     torch.manual_seed(0)
     imgs = torch.randn(2, 3, 64, 64)
-    model = MODELS.build(mt_cfg(env)).eval()
+    model = with_modes(shared, False, False)
     losses = model.loss(imgs, [_sample(), _sample()])
     assert set(losses) == {'loss_kd_heatmap', 'loss_kd_wh', 'loss_kd_offset'}
     assert all(torch.isfinite(v) for v in losses.values())
 
-    model = MODELS.build(mt_cfg(env, use_gt=True, gt_classes=CLASSES)).eval()
+    model = with_modes(shared, True, False)
     part0 = _sample([[8, 8, 30, 40]], [0], annotated_labels=[0, 1])
     part1 = _sample([[20, 4, 50, 30]], [3], annotated_labels=[2, 3])
     losses = model.loss(imgs, [part0, part1])
     assert {'loss_heatmap', 'loss_wh', 'loss_offset',
             'loss_kd_heatmap'} <= set(losses)
     assert all(torch.isfinite(v) for v in losses.values())
-    with pytest.raises(KeyError, match="needs each image's "
-                       "'annotated_labels'.*meta_keys"):
-        model.loss(imgs, [part0, _sample([[8, 8, 30, 40]], [0])])
 
 
 def test_train_step_updates_student_not_teachers(env):
     from mmengine.dataset import pseudo_collate
     from mmengine.optim import build_optim_wrapper
     cfg = Config.fromfile(env['mt'])
-    model = MODELS.build(mt_cfg(env, use_gt=True, gt_classes=CLASSES))
+    model = MODELS.build(mt_cfg(env, use_gt=True, kd_on_labelled=False))
     model.init_weights()
     before = [{k: v.clone() for k, v in t.state_dict().items()}
               for t in model.teachers]
@@ -341,36 +510,43 @@ def test_error_teacher_class_not_known_to_teacher(env, tmp_path):
             env, b=dict(config=cfg, checkpoint=ckpt))))
 
 
-def test_error_teacher_class_student_lacks(env, tmp_path):
+def test_teacher_classes_default_to_the_student_classes_it_knows(env,
+                                                                 tmp_path):
     cfg, ckpt, _ = make_teacher(tmp_path, env['student'], 'hex',
                                 ('cross', 'triangle', 'hexagon'))
-    # classes not given: the teacher's own (cross, triangle, hexagon)
+    # classes not given: the student classes it knows (not hexagon)
+    model = MODELS.build(mt_cfg(env, teachers=teachers(
+        env, b=dict(config=cfg, checkpoint=ckpt, classes=None))))
+    assert model.teacher_classes[1] == ('cross', 'triangle')
+    assert model.teacher_channels[1] == [0, 1]
+    # named explicitly, a class the student lacks is an error
     with pytest.raises(TeacherConfigError,
                        match=r"model.teachers\[1\] classes \['hexagon'\] "
                        r'are not among student'):
         MODELS.build(mt_cfg(env, teachers=teachers(
-            env, b=dict(config=cfg, checkpoint=ckpt, classes=None))))
+            env, b=dict(config=cfg, checkpoint=ckpt,
+                        classes=('cross', 'triangle', 'hexagon')))))
 
 
-def test_error_overlap_uncovered_and_missing_fields(env):
-    with pytest.raises(TeacherConfigError,
-                       match=r"'star' is taught by both"):
-        MODELS.build(mt_cfg(env, teachers=teachers(
-            env, b=dict(classes=('star', 'cross', 'triangle')))))
+def test_error_uncovered_and_missing_fields(env):
     with pytest.raises(TeacherConfigError,
                        match=r"student classes \['triangle'\] have no "
                        'teacher'):
         MODELS.build(mt_cfg(env, teachers=teachers(
             env, b=dict(classes=('cross', )))))
-    # ... unless the data labels it
-    model = MODELS.build(mt_cfg(env, use_gt=True, gt_classes=('triangle', ),
+    # ... unless the data labels it (with use_gt every class may be)
+    model = MODELS.build(mt_cfg(env, use_gt=True, kd_on_labelled=False,
                                 teachers=teachers(
                                     env, b=dict(classes=('cross', )))))
     assert model.kd_class_weight(
         [dict(annotated_labels=[3])],
         torch.zeros(1)).tolist() == [[1., 1., 1., 0.]]
-    with pytest.raises(TeacherConfigError, match='needs model.gt_classes'):
-        MODELS.build(mt_cfg(env, use_gt=True))
+    with pytest.raises(TeacherConfigError,
+                       match=r"student classes \['triangle'\] have no "
+                       r"teacher .*gt_classes=\['ring'\]"):
+        MODELS.build(mt_cfg(env, use_gt=True, gt_classes=('ring', ),
+                            teachers=teachers(
+                                env, b=dict(classes=('cross', )))))
     with pytest.raises(TeacherConfigError, match='model.teachers is not set'):
         MODELS.build(mt_cfg(env, teachers=[]))
     with pytest.raises(TeacherConfigError,

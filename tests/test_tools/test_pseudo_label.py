@@ -35,7 +35,7 @@ test_dataloader = dict(dataset=dict(data_root=data_root))
 MT = """
 _base_ = [{student!r}]
 model = dict(
-    type='MultiTeacherDistiller',
+    type='CenterXDistiller',
     classes=('ring', 'star', 'cross', 'triangle'),
     bbox_head=dict(num_classes=4),
     teachers=[dict(config={ta!r}, checkpoint={ca!r}, classes=('ring', 'star')),

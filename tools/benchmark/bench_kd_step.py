@@ -18,7 +18,7 @@ loss weights by ("三个head的蒸馏loss差异很大，需要手动调一下").
 randomly initialised, or loaded from ``--student-ckpt``.
 
     python tools/benchmark/bench_kd_step.py --loss-scales \
-        configs/centerx/kd_r18.py --teacher-ckpt TEACHER.pth
+        configs/distill/kd_r50-r18_shapes.py --teacher-ckpt TEACHER.pth
 """
 import argparse
 import copy
@@ -89,7 +89,7 @@ def loss_scales(args) -> list:
     from mmengine.runner import set_random_seed
     cfg = Config.fromfile(args.loss_scales)
     if args.teacher_ckpt:
-        cfg.model.teacher_ckpt = args.teacher_ckpt
+        cfg.model.teachers[0].checkpoint = args.teacher_ckpt
     set_random_seed(args.seed)  # init and augmentation
     with DefaultScope.overwrite_default_scope('centerx_mm'):
         model = MODELS.build(cfg.model)
@@ -103,7 +103,9 @@ def loss_scales(args) -> list:
         pseudo_collate([dataset[i] for i in range(args.batch)]), True)
     inputs, samples = data['inputs'], data['data_samples']
     outs = model.bbox_head(model.extract_feat(inputs))
-    teacher_outs = model.teacher_forward(inputs)
+    metas = [s.metainfo for s in samples]
+    teacher_outs, heat_weight, _ = model.teacher_targets(
+        model.teacher_forward(inputs), model.kd_class_weight(metas, outs[0]))
 
     def grad_norm(loss, i):
         grad = torch.autograd.grad(loss, outs[i], retain_graph=True)[0]
@@ -119,9 +121,11 @@ def loss_scales(args) -> list:
     for mode in ('prob', 'logits'):
         for mask in ('peaks', 'dense'):
             loss = KDLoss(heatmap_mode=mode, mask=mask,
+                          peak_topk=model.distill_loss.peak_topk,
                           loss_heatmap_weight=1., loss_wh_weight=1.,
-                          loss_offset_weight=1.)
-            for i, (k, v) in enumerate(loss(outs, teacher_outs).items()):
+                          loss_offset_weight=1., loss_ltrb_weight=1.)
+            terms = loss(outs, teacher_outs, heatmap_weight=heat_weight)
+            for i, (k, v) in enumerate(terms.items()):
                 grad = grad_norm(v, i) if v.requires_grad else 0.
                 rows.append([mode, mask, k, float(v.detach()), grad])
     print(f'`{command_line("bench_kd_step.py", None)}`\n')
@@ -180,7 +184,8 @@ def main(argv=None):
             live0 = live_tensor_mb()
             kd_cfg = copy.deepcopy(student_cfg.model)
             kd_cfg.update(type='CenterXDistiller', classes=classes,
-                          teacher_config=teacher_cfg, teacher_ckpt=ckpt,
+                          teachers=[dict(config=teacher_cfg,
+                                         checkpoint=ckpt)],
                           distill_loss=dict(type='KDLoss'))
             kd = MODELS.build(kd_cfg)
             gc.collect()

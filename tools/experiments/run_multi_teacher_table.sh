@@ -9,6 +9,9 @@
 #   3  R18 pseudo labels (parts completed by the other part's teacher, >= 0.3)
 #   4  R18 multi-teacher KD without labels (teachers A and B)
 #   5  R18 multi-teacher KD + the labels that exist (extra row)
+# One seed, the configs/centerx names (aliases of configs/distill/ since
+# issue 11). The 3-seed tables with overlapping teachers and recipes:
+# tools/experiments/run_kd_seeds.py (configs/distill/README.md).
 #
 # Usage:
 #   bash tools/experiments/run_multi_teacher_table.sh [WORK_ROOT] [ITERS] \

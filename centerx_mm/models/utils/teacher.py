@@ -16,31 +16,53 @@ class TeacherConfigError(ValueError):
     """A teacher's config, checkpoint or classes do not fit the student."""
 
 
+class _FrozenTeachers:
+    """The teachers of one distiller, outside its module tree.
+
+    ``copy.deepcopy`` (mmengine's ``ExpMomentumEMA`` deep-copies the whole
+    model) returns a *borrowing* holder of the very same teacher modules:
+    the copy can run them but never holds a second set of weights, and its
+    ``.to()``/``.half()`` does not move them (the owner's does).
+    """
+
+    def __init__(self, modules: Sequence[nn.Module], owner: bool = True):
+        self.modules = tuple(modules)
+        self.owner = owner
+
+    def __deepcopy__(self, memo):
+        return _FrozenTeachers(self.modules, owner=False)
+
+
 class FrozenTeachersMixin:
     """Holds frozen teachers outside an ``nn.Module``'s module tree.
 
     Teachers set by :meth:`set_teachers` are not in ``state_dict()`` nor
     ``parameters()`` (so never in the optimizer, a checkpoint or DDP), stay
     in eval mode whatever ``train()`` is called with, and follow the
-    module's ``.to()``/``.cuda()``/``.half()`` (``_apply``). Mix in before
-    the ``nn.Module`` base: ``class D(FrozenTeachersMixin, CenterX)``.
+    module's ``.to()``/``.cuda()``/``.half()`` (``_apply``). A deep copy of
+    the module (an EMA model) shares them instead of copying them
+    (:class:`_FrozenTeachers`). Mix in before the ``nn.Module`` base:
+    ``class D(FrozenTeachersMixin, CenterX)``.
     """
 
     def set_teachers(self, teachers: Sequence[nn.Module]) -> None:
         for teacher in teachers:
             teacher.eval()
             teacher.requires_grad_(False)
-        # A tuple attribute is not registered as a submodule.
-        self._teachers = tuple(teachers)
+        # Not an nn.Module attribute: not registered as a submodule.
+        self._frozen_teachers = _FrozenTeachers(teachers)
 
     @property
     def teachers(self) -> Tuple[nn.Module, ...]:
-        return self.__dict__.get('_teachers', ())
+        holder = self.__dict__.get('_frozen_teachers')
+        return holder.modules if holder is not None else ()
 
     def _apply(self, fn, *args, **kwargs):
         super()._apply(fn, *args, **kwargs)
-        for teacher in self.teachers:
-            teacher._apply(fn, *args, **kwargs)
+        holder = self.__dict__.get('_frozen_teachers')
+        if holder is not None and holder.owner:
+            for teacher in holder.modules:
+                teacher._apply(fn, *args, **kwargs)
         return self
 
     def train(self, mode: bool = True):

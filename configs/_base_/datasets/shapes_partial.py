@@ -6,7 +6,7 @@
 # Train: both parts concatenated, each image carrying `annotated_labels` (from
 # the JSON's top-level "annotated_classes") in its metainfo, so CenterXHead
 # drops the heatmap loss of the classes its part does not label ("ignore
-# unlabelled") and MultiTeacherDistiller knows which classes to distil.
+# unlabelled") and CenterXDistiller knows which classes to distil.
 # Val/test: the fully labelled val split (configs/_base_/datasets/shapes.py).
 _base_ = './shapes.py'
 
