@@ -135,6 +135,17 @@ def pseudo_label(cfg,
     cat_id = {c['name']: c['id'] for c in coco['categories']}
     teachers = load_teachers(cfg.model.get('teachers'))
     jobs = []  # (model, {teacher label: category id})
+    owner = {}
+    for i, (_, names, _) in enumerate(teachers):
+        for name in names:
+            if name in owner and name not in annotated:
+                # boxes of two teachers for one object would both become GT
+                raise PseudoLabelError(
+                    f'model.teachers[{owner[name]}] and model.teachers[{i}] '
+                    f'both teach {name!r}: pseudo labels need one teacher '
+                    f'per class (use multi-teacher KD, which merges '
+                    f'overlapping teachers, or give the class to one)')
+            owner.setdefault(name, i)
     for i, (teacher, names, channels) in enumerate(teachers):
         missing = [n for n in names if n not in cat_id]
         if missing:

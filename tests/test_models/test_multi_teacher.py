@@ -658,3 +658,20 @@ def test_multi_teacher_trains_with_adaptive_loss_hook(env, tmp_path):
         k: 2
         for k in ('loss_kd_heatmap', 'loss_kd_wh', 'loss_kd_offset')
     }
+
+
+def test_teacher_class_written_as_a_string(env):
+    """``classes='ring'`` is one class, not the letters of its name."""
+    cfg = mt_cfg(env, use_gt=True,
+                 teachers=teachers(env, a=dict(classes='ring')))
+    model = MODELS.build(cfg)
+    assert model.teacher_classes == (('ring', ), ('cross', 'triangle'))
+
+
+def test_annotated_labels_out_of_range_names_the_image(shared):
+    model = with_modes(shared, True, False)
+    with pytest.raises(ValueError,
+                       match=r"annotated_labels \[7\] of x\.png are not "
+                       r"class indices of the 4 student classes"):
+        model.kd_class_weight([dict(annotated_labels=[0, 7],
+                                    img_path='x.png')], torch.zeros(1))

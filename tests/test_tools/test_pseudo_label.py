@@ -79,7 +79,11 @@ def env(tmp_path_factory):
     mt = write(tmp / 'mt.py', MT.format(
         student=paths['a'][0], ta=paths['a'][0], ca=paths['a'][1],
         tb=paths['b'][0], cb=paths['b'][1]))
-    return dict(tmp=tmp, root=root, mt=mt)
+    overlap = write(tmp / 'mt_overlap.py', MT.replace(
+        "classes=('cross', 'triangle')", "classes=('ring', 'star')").format(
+        student=paths['a'][0], ta=paths['a'][0], ca=paths['a'][1],
+        tb=paths['a'][0], cb=paths['a'][1]))
+    return dict(tmp=tmp, root=root, mt=mt, mt_overlap=overlap)
 
 
 def load(path):
@@ -178,6 +182,12 @@ def test_pseudo_label_bad_input(env):
     with pytest.raises(DatasetConfigError,
                        match=r'--ann-file .*bad\.json is not valid JSON'):
         main(args + [str(bad_json)])
+    # two teachers of one unlabelled class: both boxes would become GT
+    with pytest.raises(PseudoLabelError,
+                       match=r"model.teachers\[0\] and model.teachers\[1\] "
+                       "both teach 'ring'"):
+        main([env['mt_overlap']] + args[1:] +
+             [root + 'annotations/instances_train_part1.json'])
     with pytest.raises(PseudoLabelError, match='has no model.teachers'):
         main([osp.join(REPO, 'configs/centerx/mt_r18_naive_merge_shapes.py')]
              + args[1:] + [root + 'annotations/instances_train_part0.json'])

@@ -352,8 +352,11 @@ class CenterXDistiller(FrozenTeachersMixin, CenterX):
         check_teacher_specs(specs)
         # Names first (cheap, before any checkpoint is read) when given.
         if all(s.get('classes') for s in specs):
-            check_teacher_classes(self.classes, [s['classes'] for s in specs],
-                                  self.gt_classes)
+            # a single class may be written as a plain string
+            check_teacher_classes(
+                self.classes,
+                [(s['classes'], ) if isinstance(s['classes'], str) else
+                 s['classes'] for s in specs], self.gt_classes)
         built, taught = [], []
         self.teacher_channels = []  # per teacher: its heatmap channels
         for i, (teacher, names, channels) in enumerate(
@@ -429,7 +432,16 @@ class CenterXDistiller(FrozenTeachersMixin, CenterX):
                 if labelled is None:
                     weight[b] = 0
                 else:
-                    weight[b, list(labelled)] = 0
+                    labelled = list(labelled)
+                    bad = [c for c in labelled
+                           if not 0 <= int(c) < len(self.classes)]
+                    if bad:
+                        raise ValueError(
+                            f'annotated_labels {bad} of '
+                            f'{meta.get("img_path", f"image {b}")} are not '
+                            f'class indices of the {len(self.classes)} '
+                            f'student classes {tuple(self.classes)}')
+                    weight[b, labelled] = 0
         return weight
 
     def teacher_targets(self, teacher_outs: Sequence[Tuple[Tensor, ...]],
