@@ -12,9 +12,9 @@ class CenterXDataPreprocessor(DetDataPreprocessor):
     oneDNN (CPU) and cuDNN run convolutions fastest in NHWC, and a
     channels-last input makes every conv of the network pick that layout
     (the weights need no conversion). Measured on a 2-core AVX512-BF16
-    CPU, half-width R18 at 128 px, batch 16, forward + backward + AdamW
-    step: fp32 0.91x, bf16 autocast 0.69x -> 0.53x with channels_last
-    (``docs/benchmarks.md``).
+    CPU, R18 at 256 px, batch 16, full train step against mmdet's fp32
+    step: fp32 NCHW 0.97x, fp32 channels_last 0.80x, bf16 autocast +
+    channels_last 0.31x (``docs/benchmarks.md``, "Fast training").
 
     Args:
         channels_last (bool): return ``inputs`` in
