@@ -89,6 +89,24 @@ def test_old_checkpoint_deleted_only_after_the_new_one_is_written(
                                                         'iter_1.pth')
 
 
+def test_stale_tmp_file_removed_once_when_out_dir_is_work_dir(tmp_path):
+    """A save cut short by a kill leaves ``.iter_N.pth.tmp``; the next run
+    removes it once, even though out_dir and work_dir are the same folder
+    (it used to try twice and die with FileNotFoundError)."""
+    from tests.test_engine.test_adaptive_loss_hook import _toy_runner
+    runner = _toy_runner(tmp_path, max_iters=1)
+    hook = next(h for h in runner.hooks
+                if type(h).__name__.endswith('CheckpointHook'))
+    stale = tmp_path / '.iter_6.pth.tmp'
+    stale.write_bytes(b'partial')
+    with capture_log() as lines:
+        hook.before_train(runner)
+    assert osp.realpath(hook.out_dir) == osp.realpath(runner.work_dir)
+    assert not stale.exists()
+    assert sum('a save cut short by a kill' in line
+               for line in lines) == 1, lines
+
+
 def test_resume_picks_newest_usable_and_names_what_it_skipped(tmp_path):
     for step in (2, 4):
         runner_ckpt(tmp_path / f'iter_{step}.pth', step)

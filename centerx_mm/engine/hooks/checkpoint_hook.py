@@ -62,9 +62,15 @@ class DurableCheckpointHook(CheckpointHook):
         # max_keep_ckpts (finishing deletions a kill interrupted).
         super().before_train(runner)
         if self._local() and is_main_process():
-            for tmp in stale_tmp_files(self.out_dir) + stale_tmp_files(
-                    runner.work_dir):
-                os.remove(tmp)
+            # out_dir is usually work_dir: each file once
+            stale = dict.fromkeys(
+                osp.realpath(f) for f in stale_tmp_files(self.out_dir) +
+                stale_tmp_files(runner.work_dir))
+            for tmp in stale:
+                try:
+                    os.remove(tmp)
+                except FileNotFoundError:  # gone meanwhile
+                    continue
                 runner.logger.info(
                     f'removed {tmp}: a save cut short by a kill')
 
