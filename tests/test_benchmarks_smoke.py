@@ -148,3 +148,22 @@ def test_bench_deploy_smoke():
     assert [r['batch'] for r in result['rows']] == [1, 2]
     assert '| ort_int8 |' in result['table']
     assert 'b2 vs ORT fp32' in result['table']
+
+
+def test_bench_kd_step_smoke(capsys):
+    """One distiller step against the plain student's: the teacher is frozen,
+    outside the optimizer and the state_dict, and shares no storage."""
+    (row, ) = load('bench_kd_step').main([
+        '--teachers', 'r18', '--input', '32', '--batch', '2',
+        '--num-boxes', '2', '--repeats', '1', '--warmup', '0'
+    ])
+    assert row['teacher'] == 'r18'
+    assert_positive_finite([
+        row['plain_ms'], row['kd_ms'], row['teacher_fwd_ms'], row['ratio'],
+        row['teacher_mb'], row['student_mb']
+    ])
+    assert row['teacher_grads'] == 0 and row['teacher_requires_grad'] == 0
+    assert not row['teacher_in_optimizer']
+    assert not row['teacher_in_state_dict']
+    assert row['shared_storages'] == 0
+    assert '| r18 |' in capsys.readouterr().out

@@ -1,5 +1,6 @@
 """Every shipped config parses, its model builds, and its pipelines build."""
 import glob
+import re
 import os.path as osp
 
 import pytest
@@ -12,6 +13,7 @@ from tests.helpers import REPO
 
 CONFIGS = sorted(
     glob.glob(osp.join(REPO, 'configs', 'centerx', '*.py')) +
+    glob.glob(osp.join(REPO, 'configs', 'centerx_ttf', '*.py')) +
     glob.glob(osp.join(REPO, 'configs', 'distill', '**', '*.py'),
               recursive=True))
 DISTILL = sorted(glob.glob(osp.join(REPO, 'configs', 'distill', '*.py')))
@@ -63,8 +65,11 @@ def test_config_builds(path):
     if classes:
         assert model.bbox_head.num_classes == len(classes)
     with torch.no_grad():
-        heat, wh, off = model.eval()(torch.zeros(1, 3, 64, 64), mode='tensor')
-    assert heat.shape[-2:] == (16, 16)
+        # (heatmap, wh, offset) or, for CenterXTTFHead, (heatmap, ltrb)
+        outs = model.eval()(torch.zeros(1, 3, 64, 64), mode='tensor')
+    assert len(outs) == (2 if cfg.model.bbox_head.type == 'CenterXTTFHead'
+                         else 3)
+    assert outs[0].shape[-2:] == (16, 16)
 
 
 @pytest.mark.parametrize('path', DISTILL)
@@ -152,7 +157,8 @@ def test_distill_config_builds(path, teacher_ckpts):
     model = MODELS.build(model_cfg)
     assert isinstance(model, CenterXDistiller)
     assert model.classes == tuple(cfg.metainfo.classes)
-    depth = 18 if 'self-kd' in name else 50
+    # <method>_<teachers>-<student>_...: the teachers' depth, e.g. 2xr50
+    depth = int(re.match(r'[a-z-]+_(?:\dx)?r(\d+)', name).group(1))
     assert all(t.backbone.depth == depth for t in model.teachers)
     if 'overlap' in name:
         assert model.teacher_classes == (('ring', 'star'),

@@ -26,6 +26,7 @@ import gc
 import os.path as osp
 import sys
 import tempfile
+from functools import partial
 
 import torch
 
@@ -200,9 +201,9 @@ def main(argv=None):
 
         ms = interleaved_median_ms(
             dict(
-                plain=lambda: plain.train_step(data_plain, optim_plain),
-                kd=lambda: kd.train_step(data_kd, optim_kd),
-                teacher=lambda: kd.teacher_forward(inputs)),
+                plain=partial(plain.train_step, data_plain, optim_plain),
+                kd=partial(kd.train_step, data_kd, optim_kd),
+                teacher=partial(kd.teacher_forward, inputs)),
             args.repeats, args.warmup)
 
         teacher = kd.teacher

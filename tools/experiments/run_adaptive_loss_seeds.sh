@@ -33,9 +33,8 @@
 #   kd        KD_CONFIG (CenterXDistiller; teacher TEACHER_CKPT) with its
 #             hand-tuned KDLoss weights (kd_hand) against the same config
 #             with every KDLoss weight 1.0 and the hook with KD_TARGETS
-#             (kd_hook). Goal: kd_hook >= kd_hand - 0.5 mAP. Written
-#             against today's distiller keys (model.teacher_ckpt,
-#             model.distill_loss.loss_*_weight).
+#             (kd_hook). Goal: kd_hook >= kd_hand - 0.5 mAP. The teacher
+#             is set by model.teachers.0.checkpoint (CenterXDistiller).
 #   report    for every group with finished runs: WORK_ROOT/<group>.md
 #             (plot_loss_curves.py --summary: per run and mean +- std per
 #             row, collapses) and WORK_ROOT/<group>.png (loss, raw loss for
@@ -57,9 +56,12 @@
 #   TARGETS="{'loss_heatmap': 1.0, 'loss_*': 0.2}" (the shipped adaptive
 #     configs' targets for wh/offset; loss_bbox of the TTF head too)
 #   SGD_LRS="0.01 0.02 0.05 0.1 0.2 0.5"  COLLAPSE_LR= (needed by collapse)
+#   OPTIM=sgd (SGD momentum 0.9) or adamw (AdamW, weight decay 1e-4): the
+#     optimizer of the sweep / collapse / fault rows (their LRs); adamw rows
+#     are named sweep_adamw_*, collapse_adamw_*, fault_adamw_*
 #   FAULT=lr_burst  FAULT_LR= (needed by fault)  FAULT_BEGIN= (40% of the
 #   run)  FAULT_ITERS=20  FAULT_LR_FACTOR=10  CLIP=35  JUMP_RATIO=1.1
-#   KD_CONFIG=configs/centerx/kd_r18.py  TEACHER_CKPT= (needed by kd)
+#   KD_CONFIG=configs/distill/kd_r50-r18_shapes.py  TEACHER_CKPT= (needed by kd)
 #   KD_TARGETS="{'loss_heatmap': 1.0, 'loss_kd_heatmap': 1.0, 'loss_*': 0.2}"
 #   ITERS= (smoke runs only: train_cfg.max_iters; the schedule is cut)
 #   CFG_OPTIONS= (extra --cfg-options of every run, e.g. a data_root)
@@ -86,12 +88,15 @@ AMP=${AMP:-1}
 TARGETS=${TARGETS:-"{'loss_heatmap': 1.0, 'loss_*': 0.2}"}
 KD_TARGETS=${KD_TARGETS:-"{'loss_heatmap': 1.0, 'loss_kd_heatmap': 1.0, 'loss_*': 0.2}"}
 SGD_LRS=${SGD_LRS:-0.01 0.02 0.05 0.1 0.2 0.5}
+OPTIM=${OPTIM:-sgd}
+case $OPTIM in sgd) TAG="" ;; adamw) TAG=_adamw ;;
+  *) echo "OPTIM must be sgd or adamw, got $OPTIM" >&2; exit 2 ;; esac
 FAULT=${FAULT:-lr_burst}
 FAULT_ITERS=${FAULT_ITERS:-20}
 FAULT_LR_FACTOR=${FAULT_LR_FACTOR:-10}
 CLIP=${CLIP:-35}
 JUMP_RATIO=${JUMP_RATIO:-1.1}
-KD_CONFIG=${KD_CONFIG:-configs/centerx/kd_r18.py}
+KD_CONFIG=${KD_CONFIG:-configs/distill/kd_r50-r18_shapes.py}
 ITERS=${ITERS:-}
 CFG_OPTIONS=${CFG_OPTIONS:-}
 LOCK=${LOCK-/tmp/centerx_cpu.lock}
@@ -130,10 +135,14 @@ derive() {
   echo "$out"
 }
 
-sgd() {  # sgd LR [CLIP]: SGD momentum 0.9, clipping only when CLIP given
+sgd() {  # sgd LR [CLIP]: OPTIM at LR, clipping only when CLIP given
   local clip=None
   [ -n "${2:-}" ] && clip="dict(max_norm=$2, norm_type=2)"
-  echo "optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', lr=$1, momentum=0.9, weight_decay=1e-4), clip_grad=$clip)"
+  case $OPTIM in
+    sgd) echo "optim_wrapper = dict(optimizer=dict(_delete_=True, type='SGD', lr=$1, momentum=0.9, weight_decay=1e-4), clip_grad=$clip)" ;;
+    adamw) echo "optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=$1, weight_decay=1e-4), clip_grad=$clip)" ;;
+    *) echo "OPTIM must be sgd or adamw, got $OPTIM" >&2; exit 2 ;;
+  esac
 }
 HOOK="extra_hooks = [dict(type='AdaptiveLossHook', targets=$TARGETS)]"
 JUMP="extra_hooks = [dict(type='LossJumpSkipHook', ratio=$JUMP_RATIO)]"
@@ -176,7 +185,7 @@ need() {
 
 report() {
   local group runs labels d name row
-  for group in base sweep collapse fault kd; do
+  for group in base sweep collapse collapse_adamw fault fault_adamw kd; do
     runs=(); labels=()
     case $group in  # rows in table order
       base) rows_of=(base_plain base_hook) ;;
@@ -210,8 +219,8 @@ for group in "$@"; do
       ;;
     sweep)
       for lr in $SGD_LRS; do
-        cfg=$(derive "sweep_sgd_lr$lr" "$BASE_ABS" "$(sgd "$lr")")
-        for s in $SWEEP_SEEDS; do run "sweep_sgd_lr${lr}_plain_s$s" "$cfg" "$s"; done
+        cfg=$(derive "sweep_${OPTIM}_lr$lr" "$BASE_ABS" "$(sgd "$lr")")
+        for s in $SWEEP_SEEDS; do run "sweep_${OPTIM}_lr${lr}_plain_s$s" "$cfg" "$s"; done
       done
       ;;
     collapse|fault)
@@ -226,20 +235,21 @@ for group in "$@"; do
         begin=${FAULT_BEGIN:-$((iters * 2 / 5))}
         extra=("extra_hooks += [dict(type='FaultInjectionHook', fault='$FAULT', begin=$begin, iters=$FAULT_ITERS, lr_factor=$FAULT_LR_FACTOR)]")
       fi
-      rows "${group}_plain" "$(derive "${group}_plain" "$BASE_ABS" "$(sgd "$lr")" "${extra[@]}")"
-      rows "${group}_hook" "$(derive "${group}_hook" "$BASE_ABS" "$(sgd "$lr")" "$HOOK" "${extra[@]}")"
-      rows "${group}_clip" "$(derive "${group}_clip" "$BASE_ABS" "$(sgd "$lr" "$CLIP")" "${extra[@]}")"
-      rows "${group}_jump" "$(derive "${group}_jump" "$BASE_ABS" "$(sgd "$lr")" "$JUMP" "${extra[@]}")"
+      g=$group$TAG
+      rows "${g}_plain" "$(derive "${g}_plain" "$BASE_ABS" "$(sgd "$lr")" "${extra[@]}")"
+      rows "${g}_hook" "$(derive "${g}_hook" "$BASE_ABS" "$(sgd "$lr")" "$HOOK" "${extra[@]}")"
+      rows "${g}_clip" "$(derive "${g}_clip" "$BASE_ABS" "$(sgd "$lr" "$CLIP")" "${extra[@]}")"
+      rows "${g}_jump" "$(derive "${g}_jump" "$BASE_ABS" "$(sgd "$lr")" "$JUMP" "${extra[@]}")"
       ;;
     kd)
       need TEACHER_CKPT kd 'the teacher checkpoint of KD_CONFIG'
       [ -f "$KD_CONFIG" ] || { echo "KD_CONFIG not found: $KD_CONFIG" >&2; exit 2; }
       kd_abs=$(cd "$(dirname "$KD_CONFIG")" && pwd)/$(basename "$KD_CONFIG")
-      rows kd_hand "$(derive kd_hand "$kd_abs")" "model.teacher_ckpt=$TEACHER_CKPT"
+      rows kd_hand "$(derive kd_hand "$kd_abs")" "model.teachers.0.checkpoint=$TEACHER_CKPT"
       rows kd_hook "$(derive kd_hook "$kd_abs" \
-        "model = dict(distill_loss=dict(loss_heatmap_weight=1.0, loss_wh_weight=1.0, loss_offset_weight=1.0))" \
+        "model = dict(distill_loss=dict(loss_heatmap_weight=1.0, loss_wh_weight=1.0, loss_offset_weight=1.0, loss_ltrb_weight=1.0))" \
         "extra_hooks = [dict(type='AdaptiveLossHook', targets=$KD_TARGETS)]")" \
-        "model.teacher_ckpt=$TEACHER_CKPT"
+        "model.teachers.0.checkpoint=$TEACHER_CKPT"
       ;;
     report)
       [ "$PRINT_JOBS" = 1 ] || report
