@@ -177,3 +177,36 @@ def test_ttf_head_rejects_bad_options():
         make_head(heatmap_gaussian='square')
     with pytest.raises(ValueError, match='beta'):
         make_head(beta=0)
+    with pytest.raises(ValueError, match='ltrb_init_bias'):
+        make_head(ltrb_init_bias=float('nan'))
+
+
+def test_ltrb_init_bias_gives_the_box_loss_a_gradient_at_init():
+    """From TTFNet's init (bias 0, std 0.001) every box starts at size ~0,
+    where GIoU's gradient vanishes: SGD never moves the branch. A bias of
+    1.0 starts the boxes at ``ltrb_scale`` cells per side."""
+    torch.manual_seed(0)
+    feats = (torch.randn(2, 8, 16, 16), )
+    boxes = [gt([[8., 8., 40., 36.]], [0]), gt([[20., 16., 60., 56.]], [1])]
+    metas = [dict(batch_input_shape=(64, 64))] * 2
+    grads = {}
+    for bias in (0.0, 1.0):
+        torch.manual_seed(0)
+        head = make_head(ltrb_init_bias=bias)
+        heat, ltrb = head(feats)
+        if bias:
+            torch.testing.assert_close(ltrb, torch.full_like(ltrb, 4.0),
+                                       atol=0.05, rtol=0)
+        else:
+            assert ltrb.max() < 0.05
+        loss = head.loss_by_feat(heat, ltrb, boxes, metas)['loss_bbox']
+        loss.backward()
+        grads[bias] = torch.cat([
+            p.grad.flatten() for p in head.ltrb_head.parameters()
+        ]).norm().item()
+        # GIoU loss: 1 per cell for size-0 boxes (x the loss weight, 5)
+        giou = loss.item() / head.loss_bbox.loss_weight
+        assert giou == pytest.approx(1.0, abs=0.01) if not bias \
+            else giou < 0.5
+    assert grads[0.0] < 1e-3
+    assert grads[1.0] > 100 * grads[0.0] and grads[1.0] > 0.05

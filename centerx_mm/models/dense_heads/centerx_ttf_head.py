@@ -1,3 +1,4 @@
+import math
 from typing import List, Optional, Tuple
 
 import torch
@@ -43,6 +44,13 @@ class CenterXTTFHead(CenterXHead):
         ltrb_scale (float): ``ltrb = relu(conv) * ltrb_scale``, in feature
             cells (TTFNet's ``wh_offset_base`` 16 px = 4 cells at stride 4).
         min_overlap (float): CornerNet radius IoU of ``'circular'``.
+        ltrb_init_bias (float): initial bias of the last ltrb conv (its
+            weights are normal, std 0.001, as TTFNet's). 0 (TTFNet) starts
+            every box at size ~0, where the GIoU gradient vanishes (about
+            1e-5 on the branch from random init vs 0.45 at 1.0, measured in
+            docs/experiments_adaptive_loss.md): adaptive optimizers (AdamW,
+            the recipe) escape it, SGD does not. 1.0 starts the boxes at
+            ``ltrb_scale`` cells per side; use it with SGD.
         test_cfg (dict): as :class:`CenterXHead`.
     """
 
@@ -62,6 +70,7 @@ class CenterXTTFHead(CenterXHead):
                  heatmap_gaussian: str = 'elliptical',
                  ltrb_scale: float = 4.0,
                  min_overlap: float = 0.3,
+                 ltrb_init_bias: float = 0.0,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -75,12 +84,16 @@ class CenterXTTFHead(CenterXHead):
             if not value > 0:
                 raise ValueError(
                     f'CenterXTTFHead.{name} must be > 0, got {value!r}')
+        if not math.isfinite(ltrb_init_bias):
+            raise ValueError('CenterXTTFHead.ltrb_init_bias must be finite, '
+                             f'got {ltrb_init_bias!r}')
         self.num_classes = num_classes
         self.alpha = alpha
         self.beta = beta
         self.heatmap_gaussian = heatmap_gaussian
         self.ltrb_scale = ltrb_scale
         self.min_overlap = min_overlap
+        self.ltrb_init_bias = float(ltrb_init_bias)
         self.heatmap_head = self._build_branch(in_channels, feat_channels,
                                                num_classes)
         self.ltrb_head = self._build_branch(in_channels, feat_channels, 4)
@@ -89,6 +102,10 @@ class CenterXTTFHead(CenterXHead):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg if test_cfg is not None else dict(
             topk=100, local_maximum_kernel=3)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        self.ltrb_head[-1].bias.data.fill_(self.ltrb_init_bias)
 
     def forward(self, x: Tuple[Tensor, ...]) -> Tuple[Tensor, Tensor]:
         """Args: x: neck outputs, the last one (B, in_channels, H, W) is used.
