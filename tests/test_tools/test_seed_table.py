@@ -37,7 +37,7 @@ def test_mean_std_and_groups(tmp_path, capsys):
     b = write_run(tmp_path, 'b', [0.52], dict(x=0.6, y=0.8, z=0.3))
     t = write_run(tmp_path, 't', [0.3], dict(x=0.1, y=0.1, z=0.1), test=True)
     (row, single) = seed_table.main(
-        [f'two={a},{b}', f'test={t}', '--group', 'xy=x,y'])
+        [f'two={a}', f'test={t}', f'two={b}', '--group', 'xy=x,y'])
     assert row['runs'] == pytest.approx([50.0, 52.0])  # the last rows
     assert row['xy'] == pytest.approx([50.0, 70.0])
     assert single['runs'] == pytest.approx([30.0])

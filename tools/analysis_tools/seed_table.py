@@ -3,7 +3,7 @@ one markdown row per setting (the tables of docs/experiments*.md).
 
     python tools/analysis_tools/seed_table.py \
         baseline=work_dirs/a_s0,work_dirs/a_s1,work_dirs/a_s2 \
-        kd=work_dirs/b_s0,work_dirs/b_s1 \
+        kd=work_dirs/b_s{0,1} \
         [--group ring+star=ring,star --group cross+triangle=cross,triangle]
 
 Each run is a work dir: its last validation row (every
@@ -11,8 +11,10 @@ Each run is a work dir: its last validation row (every
 ``tools/test.py`` work dir its ``<timestamp>/<timestamp>.json``) gives
 ``coco/bbox_mAP``, mAP50, mAP75 and, for ``--group NAME=C1,C2``, the mean of
 the per-class APs ``coco/<class>_precision`` (COCO mAP over those classes;
-needs ``val_evaluator.classwise=True``). Values are x100; std is the sample
-std (n - 1), 0 for one run.
+needs ``val_evaluator.classwise=True``). A label given several times
+collects the runs of every mention, so shell brace lists work
+(``kd=b_s{0,1}`` is ``kd=b_s0 kd=b_s1``). Values are x100; std is the
+sample std (n - 1), 0 for one run.
 """
 import argparse
 import glob
@@ -84,10 +86,13 @@ def main(argv=None) -> list:
         [f'{name} mean ± std' for name, _ in groups]
     print('| ' + ' | '.join(head) + ' |')
     print('|' + '---|' * len(head))
-    out = []
+    settings = {}  # label -> runs, in order; a repeated label adds runs
     for text in args.settings:
         label, runs = text.split('=', 1)
-        rows = [(run, final_metrics(run)) for run in runs.split(',')]
+        settings.setdefault(label, []).extend(runs.split(','))
+    out = []
+    for label, runs in settings.items():
+        rows = [(run, final_metrics(run)) for run in runs]
         maps = [100 * r['coco/bbox_mAP'] for _, r in rows]
         result = dict(label=label, runs=maps,
                       mAP_50=[100 * r['coco/bbox_mAP_50'] for _, r in rows],
