@@ -1,11 +1,13 @@
 # Multi-teacher distillation without labels on the fast-training recipe
 # (design notes, "多模型蒸馏"): a CenterX-TTF half-width R18 student (random
 # init, 1000 iterations) learns ring/star from teacher A and cross/triangle
-# from teacher B (CenterX-TTF half-width R18s, 3000 iterations on one
-# partially labelled 400-image half of data/shapes_800 each) on the images of both halves; no annotation
-# is used (use_gt=False). Train the teachers first, then (--amp):
-#   python tools/train.py configs/distill/teachers/centerx-ttf_r18w32_3k_shapes800-part0.py --amp
-#   python tools/train.py configs/distill/teachers/centerx-ttf_r18w32_3k_shapes800-part1.py --amp
+# from teacher B (CenterX-TTF half-width R18s, 3000 + 3000 iterations on one
+# partially labelled 400-image half of data/shapes_800 each) on the images of
+# both halves; no annotation is used (use_gt=False). Train the teachers first, then (--amp):
+#   for i in 0 1; do
+#     python tools/train.py configs/distill/teachers/centerx-ttf_r18w32_3k_shapes800-part$i.py --amp
+#     python tools/train.py configs/distill/teachers/centerx-ttf_r18w32_3k-ft3k_shapes800-part$i.py --amp
+#   done
 #   python tools/train.py configs/distill/mtkd-nolabel_2xr18w32-r18w32_ttf_1k_partial_shapes800.py --amp \
 #       [--cfg-options model.teachers.0.checkpoint=A.pth model.teachers.1.checkpoint=B.pth]
 # Checkpoints hold the student only: test them with
@@ -17,13 +19,13 @@ model = dict(
     classes=_base_.metainfo.classes,  # teachers are mapped onto these by name
     teachers=[
         dict(
-            config=teachers_dir + 'centerx-ttf_r18w32_3k_shapes800-part0.py',
-            checkpoint='work_dirs/centerx-ttf_r18w32_3k_shapes800-part0/'
+            config=teachers_dir + 'centerx-ttf_r18w32_3k-ft3k_shapes800-part0.py',
+            checkpoint='work_dirs/centerx-ttf_r18w32_3k-ft3k_shapes800-part0/'
             'iter_3000.pth',
             classes=('ring', 'star')),
         dict(
-            config=teachers_dir + 'centerx-ttf_r18w32_3k_shapes800-part1.py',
-            checkpoint='work_dirs/centerx-ttf_r18w32_3k_shapes800-part1/'
+            config=teachers_dir + 'centerx-ttf_r18w32_3k-ft3k_shapes800-part1.py',
+            checkpoint='work_dirs/centerx-ttf_r18w32_3k-ft3k_shapes800-part1/'
             'iter_3000.pth',
             classes=('cross', 'triangle')),
     ],
